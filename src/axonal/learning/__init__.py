@@ -1,0 +1,19 @@
+"""Training: surrogate-gradient BPTT trainer and safetensors checkpoints."""
+
+from axonal.learning.checkpoint import (
+    CheckpointError,
+    load_checkpoint,
+    save_checkpoint,
+    save_json_atomic,
+)
+from axonal.learning.trainer import History, Trainer, time_major_collate
+
+__all__ = [
+    "CheckpointError",
+    "History",
+    "Trainer",
+    "load_checkpoint",
+    "save_checkpoint",
+    "save_json_atomic",
+    "time_major_collate",
+]

@@ -1,0 +1,44 @@
+"""Spiking layers (``nn.Module``): neurons, recurrent layers, containers.
+
+Sequence modules take time-major ``[T, B, ...]``; ``...Cell`` modules take one step.
+"""
+
+from axonal.nn.base import Neuron, SpikingModule
+from axonal.nn.container import Sequential, Streaming
+from axonal.nn.neurons import (
+    ALIF,
+    IF,
+    ILIF,
+    LI,
+    LIF,
+    ALIFCell,
+    CubaLIF,
+    CubaLIFCell,
+    IFCell,
+    ILIFCell,
+    LICell,
+    LIFCell,
+)
+from axonal.nn.recurrent import RLIF, RLIFCell, RLIFState
+
+__all__ = [
+    "ALIF",
+    "IF",
+    "ILIF",
+    "LI",
+    "LIF",
+    "RLIF",
+    "ALIFCell",
+    "CubaLIF",
+    "CubaLIFCell",
+    "IFCell",
+    "ILIFCell",
+    "LICell",
+    "LIFCell",
+    "Neuron",
+    "RLIFCell",
+    "RLIFState",
+    "Sequential",
+    "SpikingModule",
+    "Streaming",
+]
