@@ -48,7 +48,7 @@ def test_euler_lif_is_forward_euler():
     lif = ann.LIF.from_continuous(tau=tau, dt=dt, r=r, v_threshold=100.0, method="euler")
     assert lif.beta.item() == pytest.approx(0.9)
     # one Euler step from rest with input I: v = dt/tau * r * I
-    out, state = lif(torch.full((1, 1, 1), 0.5), return_state=True)
+    _, state = lif(torch.full((1, 1, 1), 0.5), return_state=True)
     assert state.v.item() == pytest.approx(1e-4 / 1e-3 * 10 * 0.5)
 
 

@@ -82,7 +82,7 @@ def accuracy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
 def make_trainer(run_dir: Path | None, seed: int = 0, **kwargs: Any) -> Trainer:
     model = TinySNN(seed=1)
     opt = torch.optim.Adam(model.parameters(), lr=0.02)
-    sched = torch.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.8)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda epoch: 0.8**epoch)  # not chainable
     return Trainer(
         model, opt, nn.functional.cross_entropy, run_dir=run_dir, scheduler=sched,
         progress=False, seed=seed, **kwargs,
@@ -170,8 +170,9 @@ def test_crash_keeps_last_checkpoint_and_metrics_of_finished_epochs(tmp_path: Pa
 
 def test_non_finite_loss_raises_with_epoch_and_step() -> None:
     batches = list(loader(spike_trains(96, seed=0), shuffle=False))
-    inputs, targets = batches[2]
-    batches[2] = (inputs * torch.nan, targets)
+    # cross_entropy with class-probability targets [B, 2]; the third batch's are NaN.
+    batches = [(x, nn.functional.one_hot(y, 2).float()) for x, y in batches]
+    batches[2] = (batches[2][0], torch.full_like(batches[2][1], torch.nan))
     trainer = make_trainer(None)
     with pytest.raises(FloatingPointError, match=r"nan at epoch 1 .*step 3"):
         trainer.fit(batches, epochs=1)
@@ -207,3 +208,13 @@ def test_time_major_collate_pads_variable_lengths() -> None:
     assert torch.equal(targets, torch.tensor([0, 1]))
     with pytest.raises(ValueError, match=r"\(3, 2\), \(4, 3\)"):
         time_major_collate([(a, 0), (torch.ones(4, 3), 1)])
+
+
+def test_progress_prints_one_summary_line_per_epoch(capsys: pytest.CaptureFixture[str]) -> None:
+    trainer = make_trainer(None)
+    trainer.progress = True
+    data = loader(spike_trains(32, seed=0), shuffle=False)
+    trainer.fit(data, epochs=2, val_loader=data, metrics={"accuracy": accuracy})
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(":")[0] for line in lines] == ["epoch 1/2", "epoch 2/2"]
+    assert "train_loss" in lines[1] and "val_accuracy" in lines[1]

@@ -77,7 +77,9 @@ def threshold_tensor(
     """
     if not isinstance(value, Tensor):
         return torch.full(
-            element_shape, require_real(value, name, positive=True), dtype=torch.float64,
+            element_shape,
+            require_real(value, name, positive=True),
+            dtype=torch.float64,
             device=device,
         )
     if value.is_complex() or value.dtype == torch.bool:

@@ -182,8 +182,7 @@ def _delta_scan(values: Tensor, step: Tensor) -> tuple[Tensor, Tensor]:
         later_low, later_high = low[offset:], high[offset:]
         new_low = torch.clamp(low[:-offset], later_low, later_high)
         new_high = torch.clamp(high[:-offset], later_low, later_high)
-        low = torch.cat((low[:offset], new_low))
-        high = torch.cat((high[:offset], new_high))
+        low[offset:], high[offset:] = new_low, new_high
         offset *= 2
     index = torch.clamp(torch.zeros_like(low), low, high)
     change = torch.diff(index, dim=0, prepend=torch.zeros_like(index[:1]))

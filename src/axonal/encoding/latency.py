@@ -107,9 +107,7 @@ def spike_times(spikes: Tensor) -> Tensor:
     if not isinstance(spikes, Tensor):
         raise TypeError(f"spikes must be a torch.Tensor, got {type(spikes).__name__}")
     if spikes.ndim < 1 or spikes.shape[0] < 1:
-        raise ValueError(
-            f"spikes must have shape [T, ...] with T >= 1, got {tuple(spikes.shape)}"
-        )
+        raise ValueError(f"spikes must have shape [T, ...] with T >= 1, got {tuple(spikes.shape)}")
     steps = spikes.shape[0]
     step_index = _step_index(steps, spikes.ndim, spikes.device)
     return torch.where(spikes != 0, step_index, steps).amin(dim=0)
@@ -120,9 +118,7 @@ def _linear_steps(values: Tensor, steps: int) -> Tensor:
     return torch.round((1.0 - values) * (steps - 1)).to(torch.int64)
 
 
-def _rc_steps(
-    values: Tensor, steps: int, tau: float, threshold: float, normalize: bool
-) -> Tensor:
+def _rc_steps(values: Tensor, steps: int, tau: float, threshold: float, normalize: bool) -> Tensor:
     """RC code: integer firing steps for ``x > threshold`` (others get a placeholder)."""
     safe = torch.where(values > threshold, values, 1.0)
     charge_time = torch.log(safe) - torch.log(safe - threshold)  # t_raw / tau

@@ -45,7 +45,5 @@ def rate(
     if generator is None:
         generator = torch.Generator(device=x.device)
         generator.seed()
-    draws = torch.rand(
-        (steps, *x.shape), generator=generator, dtype=x.dtype, device=x.device
-    )
+    draws = torch.rand((steps, *x.shape), generator=generator, dtype=x.dtype, device=x.device)
     return (draws < probability).to(x.dtype)

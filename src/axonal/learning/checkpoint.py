@@ -182,7 +182,7 @@ def _read(path: Path) -> tuple[dict[str, str], dict[str, torch.Tensor]]:
     try:
         with safe_open(path, framework="pt", device="cpu") as f:
             header = f.metadata() or {}
-            tensors = {key: f.get_tensor(key) for key in f.keys()}  # noqa: SIM118
+            tensors = {key: f.get_tensor(key) for key in f.keys()}  # noqa: SIM118 (not iterable)
     except SafetensorError as err:
         raise CheckpointError(f"{path}: not a readable safetensors file ({err})") from err
     if header.get("format") != _FORMAT:

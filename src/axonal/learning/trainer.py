@@ -43,7 +43,7 @@ from torch.nn.utils.rnn import pad_sequence
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 from torch.utils.data import DataLoader, RandomSampler, default_collate
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from axonal.learning.checkpoint import (
     CheckpointError,
@@ -152,7 +152,7 @@ class Trainer:
         grad_clip: if given (> 0), clip the global gradient norm to it before each step.
         scheduler: learning-rate scheduler, stepped once at the end of every epoch.
         progress: show a tqdm bar per epoch and a one-line summary after it.
-        seed: seeds the training loader's shuffling, per epoch (see module docstring).
+        seed: (>= 0) seeds the training loader's shuffling per epoch (see module docstring).
 
     Attributes:
         epoch: completed epochs. step: completed optimizer steps. history: per epoch.
@@ -173,6 +173,8 @@ class Trainer:
     ) -> None:
         if grad_clip is not None and not grad_clip > 0:
             raise ValueError(f"grad_clip must be > 0 or None, got {grad_clip}")
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise ValueError(f"seed must be an int >= 0, got {seed!r}")
         self.device = torch.device(device)
         self.model = model.to(self.device)
         self.optimizer = optimizer

@@ -94,8 +94,8 @@ def _write_vlen(group: h5py.Group, name: str, arrays: list[np.ndarray]) -> None:
 
 
 def _write_attrs(file: h5py.File, noise: NoiseConfig, attrs: dict[str, Any]) -> None:
-    file.attrs.update({"dropout": noise.dropout, "jitter": noise.jitter})
-    file.attrs.update({"poisson": noise.poisson, **attrs})
+    noise_values = {"dropout": noise.dropout, "jitter": noise.jitter, "poisson": noise.poisson}
+    file.attrs.update({**noise_values, **attrs})
 
 
 def write_words_h5(path: str | os.PathLike, dataset: NeuroMorse) -> Path:
@@ -236,7 +236,7 @@ def _read_stream(file: h5py.File) -> StreamRecord:
 
 
 def read_h5(path: str | os.PathLike) -> WordRecord | StreamRecord:
-    """Read a NeuroMorse train file (-> :class:`WordRecord`) or test file (-> :class:`StreamRecord`).
+    """Read a NeuroMorse train file (:class:`WordRecord`) or test file (:class:`StreamRecord`).
 
     A file with ``Labels/Start Times`` or ``Labels/End Times`` is a test file. Times are
     rounded to whole steps. Raises ``FileNotFoundError`` if ``path`` does not exist and
@@ -247,10 +247,11 @@ def read_h5(path: str | os.PathLike) -> WordRecord | StreamRecord:
     if not path.is_file():
         raise FileNotFoundError(f"no NeuroMorse file at {path}")
     try:
-        file = h5py.File(path, "r")
-    except OSError as exc:
-        raise DataFormatError(f"{path}: not a readable HDF5 file: {exc}") from exc
-    with file:
-        if "Labels/Start Times" in file or "Labels/End Times" in file:
-            return _read_stream(file)
-        return _read_words(file)
+        with h5py.File(path, "r") as file:
+            if "Labels/Start Times" in file or "Labels/End Times" in file:
+                return _read_stream(file)
+            return _read_words(file)
+    except DataFormatError:
+        raise
+    except (OSError, KeyError, RuntimeError, TypeError, ValueError) as exc:
+        raise DataFormatError(f"{path}: corrupt or unreadable HDF5 file: {exc}") from exc

@@ -140,7 +140,8 @@ class NoiseConfig:
             raise ValueError(f"{self} is not made of named levels, so it has no file name")
         if levels == ("none", "none", "none"):
             return "Clean"
-        return " ".join(f"{p}-{n.capitalize()}" for p, n in zip(_FILE_PREFIXES, levels))
+        pairs = zip(_FILE_PREFIXES, levels, strict=True)
+        return " ".join(f"{prefix}-{level.capitalize()}" for prefix, level in pairs)
 
 
 NoiseSpec = NoiseConfig | str | tuple | None
@@ -186,7 +187,9 @@ def poisson_events(until: int, rate: float, rng: np.random.Generator) -> np.ndar
     """Background spikes on each of the 2 channels at ``rate`` spikes/step over ``[0, until)``.
 
     Times are cumulated exponential intervals (mean ``1 / rate``) rounded to steps; two
-    spikes may land on the same step (removed later by :func:`add_noise`).
+    spikes may land on the same step. After :func:`add_noise` removes duplicates, a step and
+    channel holds background with probability ``1 - exp(-rate)`` (0.049 low, 0.095 high).
+    Returns ``[M]`` events, channel 0 first, each channel sorted by time.
     """
     if _check_strength("poisson", rate) == 0 or until <= 0:
         return np.empty(0, dtype=EVENT_DTYPE)
@@ -227,4 +230,14 @@ def add_noise(
     noisy = drop_events(events, config.dropout, rng)
     noisy = jitter_events(noisy, config.jitter, rng, clip=clip_negative)
     noisy = np.concatenate((noisy, poisson_events(until, config.poisson, rng)))
-    return np.unique(noisy)
+    return _unique_events(noisy)
+
+
+def _unique_events(events: np.ndarray) -> np.ndarray:
+    """Events sorted by ``(t, x)`` with duplicates removed (``p`` is always 1).
+
+    Same result as ``np.unique`` on the records, via the int key ``2 t + x``, which orders
+    like ``(t, x)`` for every integer ``t`` and is much faster than sorting records."""
+    keys = np.sort(events["t"] * NUM_CHANNELS + events["x"])
+    keys = keys[np.concatenate((keys[:1] == keys[:1], keys[1:] != keys[:-1]))]
+    return make_events(np.floor_divide(keys, NUM_CHANNELS), np.remainder(keys, NUM_CHANNELS))
