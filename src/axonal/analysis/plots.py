@@ -17,7 +17,7 @@ import torch
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from axonal.learning.checkpoint import _atomic_open
+from axonal.io import atomic_open
 
 __all__ = ["plot_curves", "plot_raster", "save_png", "spike_matrix"]
 
@@ -25,7 +25,7 @@ __all__ = ["plot_curves", "plot_raster", "save_png", "spike_matrix"]
 def save_png(figure: Figure, path: str | Path, *, dpi: int = 120) -> Path:
     """Write ``figure`` to ``path`` as PNG, atomically; returns the path."""
     path = Path(path)
-    with _atomic_open(path, binary=True) as f:
+    with atomic_open(path, binary=True) as f:
         figure.savefig(f, format="png", dpi=dpi)
     return path
 

@@ -24,12 +24,8 @@ epoch or step (as :class:`axonal.learning.Trainer` does for data shuffling).
 from __future__ import annotations
 
 import json
-import os
-import secrets
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import torch
 from safetensors import SafetensorError, safe_open
@@ -37,6 +33,8 @@ from safetensors.torch import save as safetensors_bytes
 from torch import nn
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
+
+from axonal.io import atomic_open, save_json_atomic
 
 __all__ = ["CheckpointError", "load_checkpoint", "save_checkpoint", "save_json_atomic"]
 
@@ -48,38 +46,6 @@ _TENSOR, _TUPLE, _ITEMS = "__tensor__", "__tuple__", "__items__"
 
 class CheckpointError(ValueError):
     """A file is not a readable axonal checkpoint, or does not fit the given model."""
-
-
-@contextmanager
-def _atomic_open(path: Path, *, binary: bool) -> Iterator[IO[Any]]:
-    """Open a new temporary sibling of ``path`` (bytes or UTF-8 text) for writing.
-
-    When the ``with`` block succeeds the file is flushed to disk and moved over ``path``;
-    on any exception it is removed and ``path`` is left as it was.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    try:
-        with open(tmp, "xb") if binary else open(tmp, "x", encoding="utf-8") as f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with suppress(FileNotFoundError):
-            tmp.unlink()
-        raise
-
-
-def save_json_atomic(path: str | Path, obj: Any) -> None:
-    """Write ``obj`` as indented, strict JSON (no NaN/inf) to ``path`` atomically.
-
-    Raises TypeError / ValueError from :mod:`json` for objects JSON cannot represent; the
-    previous content of ``path`` is then kept.
-    """
-    with _atomic_open(Path(path), binary=False) as f:
-        json.dump(obj, f, indent=2, allow_nan=False)
-        f.write("\n")
 
 
 def _standalone(tensor: torch.Tensor) -> torch.Tensor:
@@ -173,7 +139,7 @@ def save_checkpoint(
     if scheduler is not None:
         header["scheduler"] = json.dumps(_encode(scheduler.state_dict(), "sched", tensors))
     data = safetensors_bytes(tensors, metadata=header)
-    with _atomic_open(Path(path), binary=True) as f:
+    with atomic_open(path, binary=True) as f:
         f.write(data)
 
 

@@ -24,7 +24,6 @@ seed, text source), which readers of the original layout ignore.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -38,6 +37,7 @@ from axonal.data.neuromorse.datasets import NeuroMorse, NeuroMorseStream
 from axonal.data.neuromorse.morse import KEYWORDS, NUM_CHANNELS, keyword_index, make_events
 from axonal.data.neuromorse.noise import NoiseConfig, noise_grid
 from axonal.data.neuromorse.stream import StreamLabels
+from axonal.io import atomic_path
 
 __all__ = [
     "DataFormatError",
@@ -75,16 +75,8 @@ class StreamRecord:
 @contextmanager
 def _atomic_h5(path: Path) -> Iterator[h5py.File]:
     """Open a temporary HDF5 file next to ``path``; move it onto ``path`` only on success."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        with h5py.File(tmp, "w") as file:
-            yield file
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as file:
+        yield file
 
 
 def _write_vlen(group: h5py.Group, name: str, arrays: list[np.ndarray]) -> None:
