@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import torch
 
+from axonal.data import pad_time_major, time_major_collate
 from axonal.data.neuromorse import (
     DROPOUT_LEVELS,
     KEYWORDS,
@@ -28,7 +29,6 @@ from axonal.data.neuromorse import (
     WordRecord,
     add_noise,
     clean_words,
-    collate_dense,
     detection_scores,
     drop_events,
     encode_stream,
@@ -37,7 +37,6 @@ from axonal.data.neuromorse import (
     jitter_events,
     make_events,
     noise_grid,
-    pad_time_major,
     poisson_events,
     read_h5,
     write_h5,
@@ -279,7 +278,7 @@ def test_to_dense_and_padding() -> None:
     padded = pad_time_major([x for x, _ in batch])
     assert padded.shape == (132, 2, 2)
     assert padded[22:, 0].sum() == 0 and torch.equal(padded[:22, 0], batch[0][0])
-    inputs, targets = collate_dense(batch)
+    inputs, targets = time_major_collate(batch)
     assert torch.equal(inputs, padded) and targets.tolist() == [5, 47]
 
 
@@ -470,3 +469,11 @@ def test_noise_that_drops_every_spike_gives_no_events():
     rng = np.random.default_rng(0)
     out = add_noise(encode_word("a"), NoiseConfig(dropout=1.0), rng, clip_negative=True)
     assert len(out) == 0
+
+
+def test_one_level_name_sets_all_three_noises():
+    from axonal.data.neuromorse import NoiseConfig
+
+    assert NoiseConfig.parse("low") == NoiseConfig.from_levels("low", "low", "low")
+    assert NoiseConfig.parse("HIGH") == NoiseConfig.from_levels("high", "high", "high")
+    assert NoiseConfig.parse("none") == NoiseConfig()

@@ -12,7 +12,8 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from axonal.learning import History, Trainer, load_checkpoint, time_major_collate
+from axonal.data import time_major_collate
+from axonal.learning import History, Trainer, load_checkpoint
 
 T, CHANNELS, HIDDEN = 20, 2, 16
 

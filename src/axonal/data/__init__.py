@@ -1,5 +1,6 @@
 """Datasets and transforms (Tonic-style: ``dataset[i] -> (events or tensor, target)``)."""
 
+from axonal.data.collate import pad_time_major, time_major_collate
 from axonal.data.neuromorse import (
     KEYWORDS,
     DataFormatError,
@@ -12,7 +13,6 @@ from axonal.data.neuromorse import (
     encode_stream,
     encode_word,
     exact_match_score,
-    pad_time_major,
     read_h5,
     write_h5,
 )
@@ -31,5 +31,6 @@ __all__ = [
     "exact_match_score",
     "pad_time_major",
     "read_h5",
+    "time_major_collate",
     "write_h5",
 ]

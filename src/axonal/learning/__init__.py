@@ -6,7 +6,7 @@ from axonal.learning.checkpoint import (
     save_checkpoint,
     save_json_atomic,
 )
-from axonal.learning.trainer import History, Trainer, time_major_collate
+from axonal.learning.trainer import History, Trainer
 
 __all__ = [
     "CheckpointError",
@@ -15,5 +15,4 @@ __all__ = [
     "load_checkpoint",
     "save_checkpoint",
     "save_json_atomic",
-    "time_major_collate",
 ]

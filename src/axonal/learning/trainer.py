@@ -6,7 +6,7 @@ the metrics expect (e.g. output spikes ``[T, B, C]`` or logits ``[B, C]``). Grad
 through the spike non-linearities by their surrogates, defined in the model.
 
 Datasets usually return samples ``[T, ...]``: build the loader with
-``collate_fn=time_major_collate`` to get ``[T_max, B, ...]`` batches, and with
+``collate_fn=axonal.data.time_major_collate`` to get ``[T_max, B, ...]`` batches, and with
 ``generator=torch.Generator()`` when ``shuffle=True``. The trainer reseeds the loader's
 generator at the start of every epoch from ``(seed, epoch)``, so the data order of an
 epoch does not depend on what ran before it and a resumed run repeats the uninterrupted
@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,10 +39,9 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from torch.nn.utils.rnn import pad_sequence
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
-from torch.utils.data import DataLoader, RandomSampler, default_collate
+from torch.utils.data import DataLoader, RandomSampler
 from tqdm import tqdm
 
 from axonal.learning.checkpoint import (
@@ -52,35 +51,13 @@ from axonal.learning.checkpoint import (
     save_json_atomic,
 )
 
-__all__ = ["CHECKPOINT_NAME", "METRICS_NAME", "History", "Trainer", "time_major_collate"]
+__all__ = ["CHECKPOINT_NAME", "METRICS_NAME", "History", "Trainer"]
 
 CHECKPOINT_NAME = "checkpoint.safetensors"
 METRICS_NAME = "metrics.json"
 
 LossFn = Callable[[Any, Any], torch.Tensor]
 Metric = Callable[[Any, Any], float | torch.Tensor]
-
-
-def time_major_collate(samples: Sequence[tuple[Any, Any]]) -> tuple[torch.Tensor, Any]:
-    """Collate ``(input [T_i, ...], target)`` samples into a time-major batch.
-
-    Inputs may differ in length ``T_i`` but not in their trailing shape; shorter ones are
-    zero-padded at the end (zero = no spikes / no input). Targets are collated with
-    ``torch.utils.data.default_collate`` (ints -> tensor [B], tensors -> stacked).
-
-    Returns:
-        ``(inputs [T_max, B, ...], targets)``.
-    """
-    if len(samples) == 0:
-        raise ValueError("time_major_collate needs at least one sample, got 0")
-    inputs = [torch.as_tensor(x) for x, _ in samples]
-    shapes = {tuple(x.shape[1:]) for x in inputs}
-    if any(x.ndim == 0 for x in inputs) or len(shapes) != 1:
-        raise ValueError(
-            "samples must be [T_i, ...] with equal trailing shapes, got shapes "
-            f"{[tuple(x.shape) for x in inputs]}"
-        )
-    return pad_sequence(inputs), default_collate([y for _, y in samples])
 
 
 @dataclass

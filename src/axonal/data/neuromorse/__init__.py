@@ -58,7 +58,7 @@ from axonal.data.neuromorse.stream import (
     StreamLabels,
     encode_stream,
 )
-from axonal.data.neuromorse.transforms import ToDense, collate_dense, pad_time_major
+from axonal.data.neuromorse.transforms import ToDense
 
 __all__ = [
     "CORPUS_SOURCE",
@@ -89,7 +89,6 @@ __all__ = [
     "WordRecord",
     "add_noise",
     "clean_words",
-    "collate_dense",
     "corpus_words",
     "detection_scores",
     "drop_events",
@@ -100,7 +99,6 @@ __all__ = [
     "keyword_index",
     "make_events",
     "noise_grid",
-    "pad_time_major",
     "poisson_events",
     "read_h5",
     "word_pattern",

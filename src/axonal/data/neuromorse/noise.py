@@ -105,13 +105,16 @@ class NoiseConfig:
 
     @classmethod
     def parse(cls, spec: NoiseSpec) -> NoiseConfig:
-        """Accept a config, ``None`` or ``"clean"`` (no noise), a file-style name such as
+        """Accept a config, ``None`` or ``"clean"`` (no noise), one level name for all three
+        kinds (``"low"``, ``"high"``), a file-style name such as
         ``"Dropout-Low Jitter-None Poisson-High"``, or a ``(dropout, jitter, poisson)`` tuple of
         level names and/or values."""
         if isinstance(spec, NoiseConfig):
             return spec
         if spec is None or (isinstance(spec, str) and spec.lower() == "clean"):
             return cls()
+        if isinstance(spec, str) and spec.lower() in ("none", "low", "high"):
+            return cls.from_levels(spec, spec, spec)
         if isinstance(spec, str):
             return cls.from_levels(*_split_file_name(spec))
         if isinstance(spec, tuple) and len(spec) == 3:

@@ -1,8 +1,6 @@
-"""Events -> dense time-major tensors, and batching of variable-length samples."""
+"""Events -> dense time-major tensors."""
 
 from __future__ import annotations
-
-from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -11,7 +9,7 @@ from torch import Tensor
 from axonal.data.neuromorse.morse import NUM_CHANNELS
 from axonal.data.neuromorse.stream import END_OFFSET
 
-__all__ = ["ToDense", "collate_dense", "pad_time_major"]
+__all__ = ["ToDense"]
 
 
 class ToDense:
@@ -45,20 +43,3 @@ class ToDense:
 
     def __repr__(self) -> str:
         return f"ToDense(num_steps={self.num_steps}, dtype={self.dtype})"
-
-
-def pad_time_major(tensors: Sequence[Tensor]) -> Tensor:
-    """Stack ``[T_i, C]`` tensors into ``[T_max, B, C]``, zero-padding each at the end."""
-    if not tensors:
-        raise ValueError("expected at least one tensor, got none")
-    shapes = {t.shape[1:] for t in tensors}
-    if len(shapes) != 1 or any(t.ndim != 2 for t in tensors):
-        raise ValueError(f"expected [T_i, C] tensors with one C, got shapes {shapes}")
-    return torch.nn.utils.rnn.pad_sequence(list(tensors))
-
-
-def collate_dense(batch: Sequence[tuple[Tensor, int]]) -> tuple[Tensor, Tensor]:
-    """DataLoader ``collate_fn`` for ``(dense [T_i, C], target)`` samples: returns inputs
-    ``[T_max, B, C]`` and targets ``[B]`` int64."""
-    inputs, targets = zip(*batch, strict=True)
-    return pad_time_major(inputs), torch.as_tensor(targets, dtype=torch.int64)
