@@ -20,11 +20,14 @@ def inputs():
     return torch.rand(40, 4, 16, generator=torch.Generator().manual_seed(3)) * 0.8
 
 
-@pytest.mark.parametrize("reset", ["subtract", "zero"])
-def test_lif_equals_snntorch_leaky_without_reset_delay(reset):
+@pytest.mark.parametrize(
+    ("reset", "reset_delay"), [("subtract", False), ("zero", False), ("zero", True)]
+)
+def test_lif_equals_snntorch_leaky(reset, reset_delay):
     x = inputs()
     theirs = run_snntorch(
-        snntorch.Leaky(beta=0.8, threshold=1.0, reset_mechanism=reset, reset_delay=False), x
+        snntorch.Leaky(beta=0.8, threshold=1.0, reset_mechanism=reset, reset_delay=reset_delay),
+        x,
     )
     assert torch.equal(ann.LIF(beta=0.8, threshold=1.0, reset=reset)(x), theirs)
 

@@ -1,1 +1,131 @@
-def main(): pass
+"""``axonal ...``: the command line, a thin layer over :mod:`axonal.tasks` and :mod:`axonal.data`.
+
+Commands:
+    axonal demo                       train + evaluate the NeuroMorse network (`make demo`)
+    axonal train morse [options]      the same job with every option exposed
+    axonal data neuromorse --out DIR  write the 27 noise variants per split as HDF5 files
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from dataclasses import fields
+
+__all__ = ["main"]
+
+
+def _add_morse_options(parser: argparse.ArgumentParser, *, demo: bool) -> None:
+    from axonal.tasks.morse import CONDITIONS, MorseConfig
+
+    defaults = MorseConfig()
+    parser.add_argument("--name", default=defaults.name, help="run name: writes runs/<name>/")
+    parser.add_argument("--runs-dir", default=defaults.runs_dir, help="parent folder of runs")
+    parser.add_argument("--seed", type=int, default=defaults.seed, help="seed of everything")
+    parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    if demo:
+        return
+    for name, kind, help_text in [
+        ("hidden", int, "neurons per hidden layer"),
+        ("epochs", int, "training epochs"),
+        ("train_samples", int, "noisy training words per epoch"),
+        ("batch_size", int, "words per batch"),
+        ("lr", float, "Adam learning rate"),
+        ("keyword_fraction", float, "share of keywords among training words (rest: 'other')"),
+        ("test_samples_per_word", int, "test samples per keyword and noise condition"),
+        ("stream_words", int, "words of running text in the keyword-spotting stream"),
+        ("detection_window", int, "steps after a keyword's end time that still count as a hit"),
+    ]:
+        flag = "--" + name.replace("_", "-")
+        parser.add_argument(flag, type=kind, default=getattr(defaults, name), help=help_text)
+    parser.add_argument(
+        "--train-conditions", nargs="+", choices=list(CONDITIONS),
+        default=list(defaults.train_conditions), help="noise conditions mixed in training",
+    )  # fmt: skip
+    parser.add_argument(
+        "--test-conditions", nargs="+", choices=list(CONDITIONS),
+        default=list(defaults.test_conditions), help="noise conditions evaluated",
+    )  # fmt: skip
+
+
+def _run_morse(args: argparse.Namespace) -> int:
+    from axonal.tasks.morse import MorseConfig, run, summary_table
+
+    names = {f.name for f in fields(MorseConfig)}
+    options = {k: v for k, v in vars(args).items() if k in names}
+    for key in ("train_conditions", "test_conditions"):
+        if key in options:
+            options[key] = tuple(options[key])
+    config = MorseConfig(**options, progress=not args.no_progress)
+    print(f"NeuroMorse: training a spiking network, run folder {config.runs_dir}/{config.name}/")
+    results = run(config)
+    print()
+    print(summary_table(results))
+    print(f"\nwrote {config.runs_dir}/{config.name}/ (config.json, metrics.json, raster.png, "
+          "training_curve.png, train/checkpoint.safetensors)")  # fmt: skip
+    return 0
+
+
+def _write_neuromorse(args: argparse.Namespace) -> int:
+    from axonal.data.neuromorse import write_h5
+
+    words = None if args.stream_words == 0 else args.stream_words
+    paths = write_h5(args.out, num_stream_words=words, seed=args.seed)
+    print(f"wrote {len(paths)} files under {args.out}/ (Train/ and Test/)")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``axonal`` argument parser (every command has ``--help``)."""
+    parser = argparse.ArgumentParser(
+        prog="axonal",
+        description="Spiking neural networks: train, measure, make small, move to hardware.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = commands.add_parser(
+        "demo",
+        help="train and evaluate the NeuroMorse keyword network (the main job)",
+        description="Builds NeuroMorse, trains a spiking network for word classification and "
+        "keyword spotting, evaluates it under each noise condition and writes runs/<name>/.",
+    )
+    _add_morse_options(demo, demo=True)
+    demo.set_defaults(handler=_run_morse)
+
+    train = commands.add_parser("train", help="train a task with all its options")
+    tasks = train.add_subparsers(dest="task", required=True, metavar="TASK")
+    morse = tasks.add_parser("morse", help="NeuroMorse word classification + keyword spotting")
+    _add_morse_options(morse, demo=False)
+    morse.set_defaults(handler=_run_morse)
+
+    data = commands.add_parser("data", help="build datasets as files")
+    sets = data.add_subparsers(dest="dataset", required=True, metavar="DATASET")
+    neuromorse = sets.add_parser(
+        "neuromorse",
+        help="write NeuroMorse in the paper's HDF5 layout",
+        description="Writes Train/ and Test/ with Clean.h5 and the 27 noise variants "
+        "'Dropout-{None,Low,High} Jitter-{..} Poisson-{..}.h5'.",
+    )
+    neuromorse.add_argument("--out", required=True, help="output folder")
+    neuromorse.add_argument(
+        "--stream-words", type=int, default=10_000,
+        help="words of running text in each test stream (0: the whole text)",
+    )  # fmt: skip
+    neuromorse.add_argument("--seed", type=int, default=0, help="noise seed")
+    neuromorse.set_defaults(handler=_write_neuromorse)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``axonal`` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except (ValueError, OSError) as error:
+        print(f"axonal: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""End-to-end jobs: data + model + metrics + report, callable from Python and the CLI."""
