@@ -41,13 +41,18 @@ def require_unit_interval(x: Tensor, name: str) -> None:
         raise ValueError(f"{name} must lie in [0, 1], found min {low:g} and max {high:g}")
 
 
+def require_int(name: str, value: object, minimum: int) -> int:
+    """Check that ``value`` is an integer >= ``minimum`` and return it."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return value
+
+
 def require_num_steps(num_steps: object) -> int:
     """Check that ``num_steps`` is an integer >= 1 and return it."""
-    if isinstance(num_steps, bool) or not isinstance(num_steps, int):
-        raise TypeError(f"num_steps must be an int, got {type(num_steps).__name__}")
-    if num_steps < 1:
-        raise ValueError(f"num_steps must be >= 1, got {num_steps}")
-    return num_steps
+    return require_int("num_steps", num_steps, 1)
 
 
 def require_real(value: object, name: str, *, positive: bool) -> float:

@@ -39,7 +39,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from axonal.encoding._checks import require_float_tensor, threshold_tensor
+from axonal.encoding._checks import require_float_tensor, require_int, threshold_tensor
 
 
 def delta(
@@ -82,7 +82,7 @@ def delta(
         if off_threshold is None
         else threshold_tensor(off_threshold, "off_threshold", element_shape, device)
     )
-    refractory = _require_refractory(refractory)
+    refractory = require_int("refractory", refractory, 0)
     values = signal.to(torch.float64)
     if refractory == 0 and torch.equal(up_step, down_step):
         up, down = _delta_scan(values, up_step)
@@ -140,15 +140,6 @@ def delta_reconstruct(
     totals = events.to(torch.float64).cumsum(dim=0)
     level = start + up_step * totals[..., 0] - down_step * totals[..., 1]
     return level.to(events.dtype)
-
-
-def _require_refractory(refractory: object) -> int:
-    """Check that ``refractory`` is an int >= 0 and return it."""
-    if isinstance(refractory, bool) or not isinstance(refractory, int):
-        raise TypeError(f"refractory must be an int, got {type(refractory).__name__}")
-    if refractory < 0:
-        raise ValueError(f"refractory must be >= 0, got {refractory}")
-    return refractory
 
 
 def _initial_level(

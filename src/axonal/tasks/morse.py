@@ -158,6 +158,18 @@ class MorseWords(Dataset):
         return spikes, (target, spikes.shape[0])
 
 
+def _other_words(held_out: int) -> list[str]:
+    """Non-keyword words of the text after its first ``held_out`` words (the test stream's),
+    no longer than the longest keyword so that batches stay short."""
+    def duration(word: str) -> int:
+        return int(encode_word(word)["t"][-1])
+
+    longest = max(duration(k) for k in KEYWORDS)
+    test_words = set(corpus_words()[:held_out])
+    candidates = {w for w in corpus_words() if w not in test_words and w not in KEYWORDS}
+    return sorted(w for w in candidates if duration(w) <= longest)
+
+
 def build_model(hidden: int = 128, seed: int = 0) -> snn.Sequential:
     """The word classifier: ``[T, B, 2]`` spikes -> ``[T, B, 51]`` readout membranes."""
     leaks = torch.linspace(0.8, 0.99, hidden)
@@ -300,8 +312,7 @@ def run(config: MorseConfig | None = None) -> dict[str, Any]:
     config = config or MorseConfig()
     run_dir = Path(config.runs_dir) / config.name
     save_json_atomic(run_dir / "config.json", asdict(config))
-    held_out = set(corpus_words()[: config.stream_words])
-    others = sorted({w for w in corpus_words() if w not in held_out and w not in KEYWORDS})
+    others = _other_words(config.stream_words)
     words = (others, config.train_conditions, config.keyword_fraction, config.seed)
     loader = DataLoader(
         MorseWords(config.train_samples, *words, split=0), batch_size=config.batch_size,
