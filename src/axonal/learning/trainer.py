@@ -92,6 +92,15 @@ class History:
         return cls(list(data["train_loss"]), list(data["val"]), list(data["seconds"]))
 
 
+def _to_device(targets: Any, device: torch.device) -> Any:
+    """Move a tensor, or the tensors of a (nested) tuple or list, to ``device``."""
+    if isinstance(targets, torch.Tensor):
+        return targets.to(device)
+    if isinstance(targets, (tuple, list)):
+        return type(targets)(_to_device(t, device) for t in targets)
+    return targets
+
+
 def _epoch_seed(seed: int, epoch: int) -> int:
     """A well-mixed 64-bit seed that depends only on ``(seed, epoch)``."""
     return int(np.random.SeedSequence([seed, epoch]).generate_state(1, dtype=np.uint64)[0])
@@ -311,9 +320,7 @@ class Trainer:
         if not isinstance(inputs, torch.Tensor) or inputs.ndim < 2:
             got = tuple(inputs.shape) if isinstance(inputs, torch.Tensor) else type(inputs)
             raise ValueError(f"inputs must be a time-major tensor [T, B, ...], got {got}")
-        if isinstance(targets, torch.Tensor):
-            targets = targets.to(self.device)
-        return inputs.to(self.device), targets
+        return inputs.to(self.device), _to_device(targets, self.device)
 
     def _loss(self, outputs: Any, targets: Any) -> torch.Tensor:
         loss = self.loss_fn(outputs, targets)

@@ -10,7 +10,8 @@ The job ``axonal demo`` runs (see :func:`run`):
    layers of LIF neurons with leaks spread over ``[0.8, 0.99]`` (learnable), a slow
    leaky-integrator readout. A word is classified by the readout at its end time
    (``last spike + 15``, the paper's detection time).
-3. **Training.** Surrogate-gradient BPTT with :class:`axonal.learning.Trainer` (Adam).
+3. **Training.** Surrogate-gradient BPTT with :class:`axonal.learning.Trainer` (Adam, cosine
+   learning-rate decay over the epochs).
 4. **Word classification** (task a): accuracy on fresh noisy samples of the 50 keywords per
    noise condition (a keyword predicted as "other" counts as wrong).
 5. **Keyword spotting** (task b): the network runs over the stream and is reset at word
@@ -88,8 +89,8 @@ class MorseConfig:
     """Everything that defines a NeuroMorse run (written to ``config.json``)."""
 
     name: str = "morse"
-    hidden: int = 128
-    epochs: int = 6
+    hidden: int = 256
+    epochs: int = 8
     train_samples: int = 24_000
     batch_size: int = 128
     lr: float = 3e-3
@@ -175,7 +176,7 @@ def build_model(hidden: int = 128, seed: int = 0) -> snn.Sequential:
     leaks = torch.linspace(0.8, 0.99, hidden)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return snn.Sequential(
+        model = snn.Sequential(
             nn.Linear(2, hidden),
             snn.LIF(beta=leaks, learn_beta=True, surrogate=FastSigmoid(slope=5.0)),
             nn.Linear(hidden, hidden),
@@ -183,6 +184,9 @@ def build_model(hidden: int = 128, seed: int = 0) -> snn.Sequential:
             nn.Linear(hidden, OTHER + 1),
             snn.LI(beta=0.99),
         )
+    with torch.no_grad():  # input spikes are sparse: a stronger first layer gets neurons firing
+        model[0].weight.mul_(3.0)
+    return model
 
 
 def readout_at(outputs: Tensor, lengths: Tensor) -> Tensor:
@@ -323,9 +327,11 @@ def run(config: MorseConfig | None = None) -> dict[str, Any]:
         collate_fn=time_major_collate,
     )  # fmt: skip
     model = build_model(config.hidden, config.seed)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs)
     trainer = Trainer(
-        model, torch.optim.Adam(model.parameters(), lr=config.lr), _loss,
-        run_dir=run_dir / "train", grad_clip=1.0, progress=config.progress, seed=config.seed,
+        model, optimizer, _loss, run_dir=run_dir / "train", grad_clip=1.0, scheduler=schedule,
+        progress=config.progress, seed=config.seed,
     )  # fmt: skip
     started = time.perf_counter()
     history = trainer.fit(
