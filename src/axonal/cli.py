@@ -13,6 +13,8 @@ import sys
 from collections.abc import Sequence
 from dataclasses import fields
 
+from axonal import __version__
+
 __all__ = ["main"]
 
 
@@ -82,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="axonal",
         description="Spiking neural networks: train, measure, make small, move to hardware.",
     )
+    parser.add_argument("--version", action="version", version=f"axonal {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     demo = commands.add_parser(
