@@ -106,3 +106,24 @@ def test_tiny_run_writes_the_run_folder_and_is_reproducible(tmp_path):
     first.pop("train_seconds")
     second.pop("train_seconds")
     assert first == second
+
+
+def test_trained_run_exports_to_nir_and_scores_the_same(tmp_path):
+    import nir
+
+    from axonal.cli import main
+    from axonal.data.neuromorse import NeuroMorse
+    from axonal.interop.nir import NIRSemanticsWarning, from_nir
+    from axonal.tasks.morse import load_model
+
+    run(tiny(tmp_path, "n"))
+    path = tmp_path / "morse.nir"
+    with pytest.warns(NIRSemanticsWarning, match="subtract"):  # NIR has no subtract reset
+        assert main(["export", str(tmp_path / "n"), "--nir", str(path)]) == 0
+    assert isinstance(nir.read(path), nir.NIRGraph)
+    imported = from_nir(path)
+    model = load_model(tmp_path / "n")
+    words = NeuroMorse("test", noise="low", samples_per_word=1, transform=ToDense())
+    samples = [words[i][0] for i in range(len(words))]
+    assert torch.equal(classify(imported, samples), classify(model, samples))
+    assert main(["import", str(path)]) == 0

@@ -33,6 +33,7 @@ __all__ = [
     "ALIFState",
     "CubaLIFParameters",
     "CubaLIFState",
+    "CubaLIParameters",
     "IFParameters",
     "ILIFParameters",
     "LIFParameters",
@@ -40,6 +41,7 @@ __all__ = [
     "LIParameters",
     "alif_step",
     "check_reset",
+    "cuba_li_step",
     "cuba_lif_step",
     "if_step",
     "ilif_step",
@@ -261,3 +263,21 @@ def ilif_step(x: Tensor, state: LIFState, p: ILIFParameters) -> tuple[Tensor, LI
     if p.reset == "zero":
         r = (r > 0).to(v.dtype)
     return k / p.max_spikes, LIFState(_reset(v, r, p.threshold, p.reset, p.v_reset))
+
+
+class CubaLIParameters(NamedTuple):
+    """Current-based leaky integrator (non-spiking): ``i[t] = alpha i[t-1] + x[t]`` feeds
+    ``v[t] = beta v[t-1] + (1 - beta) v_leak + i[t]``; the output is ``v``."""
+
+    alpha: Value = 0.8
+    beta: Value = 0.9
+    v_leak: Value = 0.0
+
+
+def cuba_li_step(
+    x: Tensor, state: CubaLIFState, p: CubaLIParameters
+) -> tuple[Tensor, CubaLIFState]:
+    """One current-based leaky-integrator step; the output is the membrane ``v`` ``[B, ...]``."""
+    i = p.alpha * state.i + x
+    v = leaky_integrate(state.v, i, p.beta, p.v_leak)
+    return v, CubaLIFState(i, v)

@@ -5,6 +5,7 @@ Sequence modules take time-major ``[T, B, ...]``; ``...Cell`` modules take one s
 
 from axonal.nn.base import Neuron, SpikingModule
 from axonal.nn.container import Sequential, Streaming
+from axonal.nn.layers import CubaLI, Delay, Scale, SumPool2d, Threshold
 from axonal.nn.neurons import (
     ALIF,
     IF,
@@ -29,8 +30,10 @@ __all__ = [
     "LIF",
     "RLIF",
     "ALIFCell",
+    "CubaLI",
     "CubaLIF",
     "CubaLIFCell",
+    "Delay",
     "IFCell",
     "ILIFCell",
     "LICell",
@@ -38,7 +41,10 @@ __all__ = [
     "Neuron",
     "RLIFCell",
     "RLIFState",
+    "Scale",
     "Sequential",
     "SpikingModule",
     "Streaming",
+    "SumPool2d",
+    "Threshold",
 ]
