@@ -40,3 +40,17 @@ def test_snntorch_default_subtract_reset_differs():
     ours = ann.LIF(beta=0.8, threshold=1.0)(x)
     assert not torch.equal(ours, theirs)
     assert ours.sum() >= theirs.sum()  # removing beta*theta instead of theta fires more
+
+
+def test_snntorch_subtracts_twice_when_the_reset_membrane_stays_above_threshold():
+    """Strong input: snnTorch's reset_delay=False still runs its delayed reset as well."""
+    x = inputs() * 4
+    theirs = run_snntorch(snntorch.Leaky(beta=0.8, threshold=1.0, reset_delay=False), x)
+    ours = ann.LIF(beta=0.8, threshold=1.0)(x)
+    assert not torch.equal(ours, theirs)
+    assert torch.equal(
+        ann.LIF(beta=0.8, reset="zero")(x),
+        run_snntorch(
+            snntorch.Leaky(beta=0.8, threshold=1.0, reset_mechanism="zero", reset_delay=False), x
+        ),
+    )
