@@ -12,7 +12,8 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 from torch import nn
 
-from axonal.learning import CheckpointError, load_checkpoint, save_checkpoint, save_json_atomic
+from axonal.io import save_json_atomic
+from axonal.learning import CheckpointError, load_checkpoint, save_checkpoint
 
 
 class TiedNet(nn.Module):

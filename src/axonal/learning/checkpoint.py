@@ -34,9 +34,9 @@ from torch import nn
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
-from axonal.io import atomic_open, save_json_atomic
+from axonal.io import atomic_open
 
-__all__ = ["CheckpointError", "load_checkpoint", "save_checkpoint", "save_json_atomic"]
+__all__ = ["CheckpointError", "load_checkpoint", "save_checkpoint"]
 
 _FORMAT = "axonal.checkpoint"
 _VERSION = "1"

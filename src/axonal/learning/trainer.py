@@ -44,11 +44,11 @@ from torch.optim.lr_scheduler import LRScheduler
 from torch.utils.data import DataLoader, RandomSampler
 from tqdm import tqdm
 
+from axonal.io import save_json_atomic
 from axonal.learning.checkpoint import (
     CheckpointError,
     load_checkpoint,
     save_checkpoint,
-    save_json_atomic,
 )
 
 __all__ = ["CHECKPOINT_NAME", "METRICS_NAME", "History", "Trainer"]
