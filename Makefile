@@ -17,9 +17,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet $(FIND_LINKS) torch==2.13.0
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	# Peer libraries for the cross-library tests, without their torchvision/torchaudio
-	# requirements (those builds do not import beside the CPU torch); pbr and loguru, the
-	# runtime needs they import, come with the dev extra.
-	$(BIN)/python -m pip install --quiet --no-deps norse==1.1.0 sinabs==3.1.3 spikingjelly==2.0.0
+	# requirements (those builds do not import beside the CPU torch; tonic would also pull
+	# librosa, which its import does not need); what they import comes with the dev extra.
+	$(BIN)/python -m pip install --quiet --no-deps norse==1.1.0 sinabs==3.1.3 \
+		spikingjelly==2.0.0 tonic==1.7.0
 	touch $(STAMP)
 
 demo: install

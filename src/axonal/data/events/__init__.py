@@ -1,0 +1,42 @@
+"""Event-camera data: file readers, dense representations and Tonic-style transforms.
+
+Events are NumPy structured arrays (fields x, y, t [us], p in {0, 1}; :data:`EVENT_DTYPE`).
+"""
+
+from axonal.data.events.formats import FileInfo, probe
+from axonal.data.events.readers import iter_chunks, read
+from axonal.data.events.recording import (
+    EVENT_DTYPE,
+    EventFileError,
+    EventRecording,
+    as_events,
+)
+from axonal.data.events.representations import to_frames, to_time_surface, to_voxel_grid
+from axonal.data.events.transforms import (
+    CropTime,
+    Denoise,
+    Downsample,
+    DropEvent,
+    SpatialJitter,
+    TimeJitter,
+)
+
+__all__ = [
+    "EVENT_DTYPE",
+    "CropTime",
+    "Denoise",
+    "Downsample",
+    "DropEvent",
+    "EventFileError",
+    "EventRecording",
+    "FileInfo",
+    "SpatialJitter",
+    "TimeJitter",
+    "as_events",
+    "iter_chunks",
+    "probe",
+    "read",
+    "to_frames",
+    "to_time_surface",
+    "to_voxel_grid",
+]

@@ -1,0 +1,167 @@
+"""Tonic-style event transforms: callable classes from an event array to an event array.
+
+They accept any 1-D structured array with fields x, y, t (us), p (axonal's or Tonic's dtype)
+and return a new array of the same dtype; inputs are never modified. Random transforms own a
+``numpy.random.Generator`` made from ``seed`` (an int or a Generator), never the global RNG.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from numba import njit
+
+from axonal.data.events.recording import as_events, check_sensor_size
+
+
+def _generator(seed: int | np.random.Generator) -> np.random.Generator:
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
+        return np.random.default_rng(int(seed))
+    raise TypeError(f"seed must be an int or numpy.random.Generator, got {type(seed).__name__}")
+
+
+@njit(cache=True)
+def _supported(x: np.ndarray, y: np.ndarray, t: np.ndarray, width: int, height: int,
+               filter_time: int) -> np.ndarray:
+    """``[N]`` bool: a 4-neighbour pixel fired within ``filter_time`` us before the event."""
+    last = np.full((height + 2, width + 2), np.iinfo(np.int64).min // 2, dtype=np.int64)
+    keep = np.zeros(x.shape[0], dtype=np.bool_)
+    for i in range(x.shape[0]):
+        r, c, ti = y[i] + 1, x[i] + 1, t[i]
+        newest = max(max(last[r - 1, c], last[r + 1, c]), max(last[r, c - 1], last[r, c + 1]))
+        keep[i] = ti - newest < filter_time
+        last[r, c] = ti
+    return keep
+
+
+@dataclass(frozen=True)
+class Denoise:
+    """Drop events with no support: keep an event only when one of its 4 neighbouring pixels
+    had an event less than ``filter_time_us`` earlier (its own pixel does not count).
+
+    Same rule as Tonic's ``Denoise``, except that Tonic keeps every event with
+    ``t < filter_time`` (its memory starts at ``filter_time``); here a pixel without events
+    never supports one.
+    """
+
+    filter_time_us: int
+
+    def __call__(self, events: np.ndarray) -> np.ndarray:
+        events = as_events(events)
+        if len(events) == 0:
+            return events.copy()
+        x, y = events["x"].astype(np.int64), events["y"].astype(np.int64)
+        keep = _supported(x, y, events["t"].astype(np.int64), int(x.max()) + 1,
+                          int(y.max()) + 1, int(self.filter_time_us))
+        return events[keep]
+
+
+@dataclass(frozen=True)
+class Downsample:
+    """Scale coordinates: ``x <- floor(x * spatial_factor)``, same for ``y`` (``0 < f <= 1``).
+
+    The new sensor size is ``(floor(W * f), floor(H * f))``; see :meth:`sensor_size`.
+    """
+
+    spatial_factor: float
+
+    def __post_init__(self) -> None:
+        if not 0 < self.spatial_factor <= 1:
+            raise ValueError(f"spatial_factor must be in (0, 1], got {self.spatial_factor}")
+
+    def sensor_size(self, sensor_size: tuple[int, ...]) -> tuple[int, int]:
+        """The ``(width, height)`` after downsampling a ``sensor_size`` sensor."""
+        width, height = check_sensor_size(sensor_size)
+        return int(width * self.spatial_factor), int(height * self.spatial_factor)
+
+    def __call__(self, events: np.ndarray) -> np.ndarray:
+        out = as_events(events).copy()
+        for axis in ("x", "y"):
+            out[axis] = np.floor(out[axis] * self.spatial_factor)
+        return out
+
+
+@dataclass(frozen=True)
+class CropTime:
+    """Keep events with ``min_us <= t <= max_us`` (bounds inclusive, as in Tonic)."""
+
+    min_us: int = 0
+    max_us: int | None = None
+
+    def __call__(self, events: np.ndarray) -> np.ndarray:
+        events = as_events(events)
+        keep = events["t"] >= self.min_us
+        if self.max_us is not None:
+            keep &= events["t"] <= self.max_us
+        return events[keep]
+
+
+@dataclass
+class SpatialJitter:
+    """Add Gaussian noise (standard deviations ``sigma_x``, ``sigma_y`` pixels) to x and y,
+    round to the nearest pixel, and drop events that leave the sensor (``clip=False``) or
+    clamp them to its border (``clip=True``)."""
+
+    sensor_size: tuple[int, ...]
+    sigma_x: float
+    sigma_y: float
+    clip: bool = False
+    seed: int | np.random.Generator = 0
+    rng: np.random.Generator = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.rng = _generator(self.seed)
+
+    def __call__(self, events: np.ndarray) -> np.ndarray:
+        events = as_events(events)
+        width, height = check_sensor_size(self.sensor_size)
+        x = np.rint(events["x"] + self.rng.normal(0.0, self.sigma_x, len(events)))
+        y = np.rint(events["y"] + self.rng.normal(0.0, self.sigma_y, len(events)))
+        if self.clip:
+            x, y = np.clip(x, 0, width - 1), np.clip(y, 0, height - 1)
+        inside = (x >= 0) & (x < width) & (y >= 0) & (y < height)
+        out = events[inside].copy()
+        out["x"], out["y"] = x[inside], y[inside]
+        return out
+
+
+@dataclass
+class TimeJitter:
+    """Add Gaussian noise (``sigma_us``) to t, rounded to whole us, then re-sort stably by t.
+    Events pushed below ``t = 0`` are dropped."""
+
+    sigma_us: float
+    seed: int | np.random.Generator = 0
+    rng: np.random.Generator = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.rng = _generator(self.seed)
+
+    def __call__(self, events: np.ndarray) -> np.ndarray:
+        events = as_events(events)
+        t = events["t"] + np.rint(self.rng.normal(0.0, self.sigma_us, len(events)))
+        out = events.copy()
+        out["t"] = t
+        out = out[t >= 0]
+        return out[np.argsort(out["t"], kind="stable")]
+
+
+@dataclass
+class DropEvent:
+    """Drop each event independently with probability ``p``."""
+
+    p: float
+    seed: int | np.random.Generator = 0
+    rng: np.random.Generator = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.p <= 1:
+            raise ValueError(f"p must be in [0, 1], got {self.p}")
+        self.rng = _generator(self.seed)
+
+    def __call__(self, events: np.ndarray) -> np.ndarray:
+        events = as_events(events)
+        return events[self.rng.random(len(events)) >= self.p]
