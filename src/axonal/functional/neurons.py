@@ -16,10 +16,16 @@ Membrane update (all leaky neurons), with ``v'`` the membrane after the previous
 
 With ``detach_reset=True`` (default) the reset uses ``s`` without its gradient, so the
 surrogate gradient flows through the firing, not through the reset (as snnTorch does).
+
+Every parameter tuple of a neuron with a membrane ends with ``state_quant``: ``None``, or a
+function applied to the membrane ``v[t]`` right after its update and before firing (SQUAT state
+quantisation, e.g. :class:`axonal.quant.StateQuantizer`); the reset then acts on the quantised
+membrane.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import NamedTuple
 
 import torch
@@ -87,6 +93,7 @@ class LIFParameters(NamedTuple):
     v_leak: Value = 0.0
     surrogate: Surrogate = ATan()
     detach_reset: bool = True
+    state_quant: Callable[[Tensor], Tensor] | None = None
 
 
 class IFParameters(NamedTuple):
@@ -97,6 +104,7 @@ class IFParameters(NamedTuple):
     v_reset: Value = 0.0
     surrogate: Surrogate = ATan()
     detach_reset: bool = True
+    state_quant: Callable[[Tensor], Tensor] | None = None
 
 
 class LIParameters(NamedTuple):
@@ -104,6 +112,7 @@ class LIParameters(NamedTuple):
 
     beta: Value = 0.9
     v_leak: Value = 0.0
+    state_quant: Callable[[Tensor], Tensor] | None = None
 
 
 class CubaLIFParameters(NamedTuple):
@@ -117,6 +126,7 @@ class CubaLIFParameters(NamedTuple):
     v_leak: Value = 0.0
     surrogate: Surrogate = ATan()
     detach_reset: bool = True
+    state_quant: Callable[[Tensor], Tensor] | None = None
 
 
 class ALIFParameters(NamedTuple):
@@ -132,6 +142,7 @@ class ALIFParameters(NamedTuple):
     v_leak: Value = 0.0
     surrogate: Surrogate = ATan()
     detach_reset: bool = True
+    state_quant: Callable[[Tensor], Tensor] | None = None
 
 
 class ILIFParameters(NamedTuple):
@@ -149,6 +160,7 @@ class ILIFParameters(NamedTuple):
     v_reset: Value = 0.0
     v_leak: Value = 0.0
     detach_reset: bool = True
+    state_quant: Callable[[Tensor], Tensor] | None = None
 
 
 def check_reset(reset: str) -> str:
@@ -175,6 +187,11 @@ def leaky_integrate(v: Tensor, x: Tensor, beta: Value, v_leak: Value) -> Tensor:
     return v
 
 
+def _quantize(v: Tensor, state_quant: Callable[[Tensor], Tensor] | None) -> Tensor:
+    """``state_quant(v)``, or ``v`` unchanged when no state quantiser is set."""
+    return v if state_quant is None else state_quant(v)
+
+
 def _reset(v: Tensor, spikes: Tensor, amount: Value, reset: str, v_reset: Value) -> Tensor:
     """Apply a reset driven by ``spikes`` (already detached or not by the caller)."""
     if reset == "subtract":
@@ -186,7 +203,7 @@ def _reset(v: Tensor, spikes: Tensor, amount: Value, reset: str, v_reset: Value)
 
 def lif_step(x: Tensor, state: LIFState, p: LIFParameters) -> tuple[Tensor, LIFState]:
     """One LIF step: returns spikes ``{0, 1}`` ``[B, ...]`` and the reset membrane."""
-    v = leaky_integrate(state.v, x, p.beta, p.v_leak)
+    v = _quantize(leaky_integrate(state.v, x, p.beta, p.v_leak), p.state_quant)
     s = p.surrogate(v - p.threshold)
     r = s.detach() if p.detach_reset else s
     return s, LIFState(_reset(v, r, p.threshold, p.reset, p.v_reset))
@@ -194,7 +211,7 @@ def lif_step(x: Tensor, state: LIFState, p: LIFParameters) -> tuple[Tensor, LIFS
 
 def if_step(x: Tensor, state: LIFState, p: IFParameters) -> tuple[Tensor, LIFState]:
     """One integrate-and-fire step (``v[t] = v'[t-1] + x[t]``, then fire and reset)."""
-    v = state.v + x
+    v = _quantize(state.v + x, p.state_quant)
     s = p.surrogate(v - p.threshold)
     r = s.detach() if p.detach_reset else s
     return s, LIFState(_reset(v, r, p.threshold, p.reset, p.v_reset))
@@ -202,7 +219,7 @@ def if_step(x: Tensor, state: LIFState, p: IFParameters) -> tuple[Tensor, LIFSta
 
 def li_step(x: Tensor, state: LIFState, p: LIParameters) -> tuple[Tensor, LIFState]:
     """One leaky-integrator step; the output is the membrane itself."""
-    v = leaky_integrate(state.v, x, p.beta, p.v_leak)
+    v = _quantize(leaky_integrate(state.v, x, p.beta, p.v_leak), p.state_quant)
     return v, LIFState(v)
 
 
@@ -212,7 +229,7 @@ def cuba_lif_step(
     """One current-based LIF step: the synaptic current ``i`` low-pass filters the input and is
     integrated by the membrane; only the membrane is reset."""
     i = p.alpha * state.i + x
-    v = leaky_integrate(state.v, i, p.beta, p.v_leak)
+    v = _quantize(leaky_integrate(state.v, i, p.beta, p.v_leak), p.state_quant)
     s = p.surrogate(v - p.threshold)
     r = s.detach() if p.detach_reset else s
     return s, CubaLIFState(i, _reset(v, r, p.threshold, p.reset, p.v_reset))
@@ -220,7 +237,7 @@ def cuba_lif_step(
 
 def alif_step(x: Tensor, state: ALIFState, p: ALIFParameters) -> tuple[Tensor, ALIFState]:
     """One adaptive-threshold LIF step (threshold rises by ``adapt_strength`` per recent spike)."""
-    v = leaky_integrate(state.v, x, p.beta, p.v_leak)
+    v = _quantize(leaky_integrate(state.v, x, p.beta, p.v_leak), p.state_quant)
     theta = p.threshold + p.adapt_strength * state.a
     s = p.surrogate(v - theta)
     r = s.detach() if p.detach_reset else s
@@ -257,7 +274,7 @@ def integer_spike(u: Tensor, max_spikes: int) -> Tensor:
 
 def ilif_step(x: Tensor, state: LIFState, p: ILIFParameters) -> tuple[Tensor, LIFState]:
     """One integer-valued LIF step: returns ``k / max_spikes`` in ``{0, 1/D, ..., 1}``."""
-    v = leaky_integrate(state.v, x, p.beta, p.v_leak)
+    v = _quantize(leaky_integrate(state.v, x, p.beta, p.v_leak), p.state_quant)
     k = integer_spike(v / p.threshold, p.max_spikes)
     r = k.detach() if p.detach_reset else k
     if p.reset == "zero":

@@ -4,10 +4,14 @@ Sequence modules take ``[T, B, ...]`` and return spikes ``[T, B, ...]`` (``LI`` 
 membrane). Cells take one step ``[B, ...]`` and return ``(out, state)``. Constants may be
 floats or tensors that broadcast against one step (e.g. ``beta`` of shape ``[N]`` for per-neuron
 leaks, ``[C, 1, 1]`` per conv channel); ``learn_beta``/``learn_threshold`` make them trainable.
+``state_quant`` (optional, e.g. :class:`axonal.quant.StateQuantizer`) quantises the membrane
+after each update, before firing; a module passed here becomes a submodule.
 The maths is in :mod:`axonal.functional.neurons`.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import torch
 from torch import Tensor
@@ -33,6 +37,7 @@ __all__ = [
 ]
 
 Value = Tensor | float
+StateQuant = Callable[[Tensor], Tensor] | None
 
 
 def _check_range(name: str, value: Value, low: float, high: float | None = None) -> None:
@@ -66,10 +71,12 @@ class _Leaky(Neuron):
         v_reset: float,
         v_leak: float,
         input_scale: Value | None,
+        state_quant: StateQuant,
     ) -> None:
         super().__init__(input_scale)
         _check_range("beta", beta, 0.0, 1.0)
         _check_threshold(threshold)
+        self.state_quant = state_quant
         self.reset_mode = F.check_reset(reset)
         self.surrogate = None if surrogate is None else get_surrogate(surrogate)
         self.learn_beta = learn_beta
@@ -139,16 +146,17 @@ class LIF(_Leaky):
         v_reset: float = 0.0,
         v_leak: float = 0.0,
         input_scale: Value | None = None,
+        state_quant: StateQuant = None,
     ) -> None:
         super().__init__(
             beta, threshold, reset, surrogate, learn_beta, learn_threshold, detach_reset,
-            v_reset, v_leak, input_scale,
+            v_reset, v_leak, input_scale, state_quant,
         )  # fmt: skip
 
     def parameters_for(self, dtype: torch.dtype) -> F.LIFParameters:
         return F.LIFParameters(
             self._beta(dtype), self.threshold.to(dtype), self.reset_mode, self.v_reset,
-            self.v_leak, self.surrogate, self.detach_reset,
+            self.v_leak, self.surrogate, self.detach_reset, self.state_quant,
         )  # fmt: skip
 
 
@@ -176,19 +184,20 @@ class ILIF(_Leaky):
         v_reset: float = 0.0,
         v_leak: float = 0.0,
         input_scale: Value | None = None,
+        state_quant: StateQuant = None,
     ) -> None:
         if not isinstance(max_spikes, int) or max_spikes < 1:
             raise ValueError(f"max_spikes must be an int >= 1, got {max_spikes!r}")
         super().__init__(
             beta, threshold, reset, None, learn_beta, learn_threshold,
-            detach_reset, v_reset, v_leak, input_scale,
+            detach_reset, v_reset, v_leak, input_scale, state_quant,
         )  # fmt: skip
         self.max_spikes = max_spikes
 
     def parameters_for(self, dtype: torch.dtype) -> F.ILIFParameters:
         return F.ILIFParameters(
             self._beta(dtype), self.threshold.to(dtype), self.max_spikes, self.reset_mode,
-            self.v_reset, self.v_leak, self.detach_reset,
+            self.v_reset, self.v_leak, self.detach_reset, self.state_quant,
         )  # fmt: skip
 
     def extra_repr(self) -> str:
@@ -217,10 +226,11 @@ class ALIF(_Leaky):
         v_reset: float = 0.0,
         v_leak: float = 0.0,
         input_scale: Value | None = None,
+        state_quant: StateQuant = None,
     ) -> None:
         super().__init__(
             beta, threshold, reset, surrogate, learn_beta, learn_threshold, detach_reset,
-            v_reset, v_leak, input_scale,
+            v_reset, v_leak, input_scale, state_quant,
         )  # fmt: skip
         _check_range("adapt_decay", adapt_decay, 0.0, 1.0)
         _check_range("adapt_strength", adapt_strength, 0.0)
@@ -237,7 +247,7 @@ class ALIF(_Leaky):
         return F.ALIFParameters(
             self._beta(dtype), self.threshold.to(dtype), self.adapt_decay.to(dtype),
             self.adapt_strength.to(dtype), self.reset_mode, self.v_reset, self.v_leak,
-            self.surrogate, self.detach_reset,
+            self.surrogate, self.detach_reset, self.state_quant,
         )  # fmt: skip
 
 
@@ -262,10 +272,11 @@ class CubaLIF(_Leaky):
         v_reset: float = 0.0,
         v_leak: float = 0.0,
         input_scale: Value | None = None,
+        state_quant: StateQuant = None,
     ) -> None:
         super().__init__(
             beta, threshold, reset, surrogate, learn_beta, learn_threshold, detach_reset,
-            v_reset, v_leak, input_scale,
+            v_reset, v_leak, input_scale, state_quant,
         )  # fmt: skip
         _check_range("alpha", alpha, 0.0, 1.0)
         self.learn_alpha = learn_alpha
@@ -304,7 +315,7 @@ class CubaLIF(_Leaky):
         alpha = self.alpha.clamp(0, 1) if self.learn_alpha else self.alpha
         return F.CubaLIFParameters(
             alpha.to(dtype), self._beta(dtype), self.threshold.to(dtype), self.reset_mode,
-            self.v_reset, self.v_leak, self.surrogate, self.detach_reset,
+            self.v_reset, self.v_leak, self.surrogate, self.detach_reset, self.state_quant,
         )  # fmt: skip
 
 
@@ -324,6 +335,7 @@ class IF(Neuron):
         detach_reset: bool = True,
         v_reset: float = 0.0,
         input_scale: Value | None = None,
+        state_quant: StateQuant = None,
     ) -> None:
         super().__init__(input_scale)
         _check_threshold(threshold)
@@ -331,6 +343,7 @@ class IF(Neuron):
         self.surrogate = get_surrogate(surrogate)
         self.detach_reset = detach_reset
         self.v_reset = float(v_reset)
+        self.state_quant = state_quant
         self._value("threshold", threshold, learn_threshold)
 
     @classmethod
@@ -354,7 +367,7 @@ class IF(Neuron):
     def parameters_for(self, dtype: torch.dtype) -> F.IFParameters:
         return F.IFParameters(
             self.threshold.to(dtype), self.reset_mode, self.v_reset, self.surrogate,
-            self.detach_reset,
+            self.detach_reset, self.state_quant,
         )  # fmt: skip
 
     def extra_repr(self) -> str:
@@ -374,11 +387,13 @@ class LI(Neuron):
         learn_beta: bool = False,
         v_leak: float = 0.0,
         input_scale: Value | None = None,
+        state_quant: StateQuant = None,
     ) -> None:
         super().__init__(input_scale)
         _check_range("beta", beta, 0.0, 1.0)
         self.learn_beta = learn_beta
         self.v_leak = float(v_leak)
+        self.state_quant = state_quant
         self._value("beta", beta, learn_beta)
 
     @classmethod
@@ -391,7 +406,7 @@ class LI(Neuron):
 
     def parameters_for(self, dtype: torch.dtype) -> F.LIParameters:
         beta = self.beta.clamp(0, 1) if self.learn_beta else self.beta
-        return F.LIParameters(beta.to(dtype), self.v_leak)
+        return F.LIParameters(beta.to(dtype), self.v_leak, self.state_quant)
 
 
 class LIFCell(CellMode, LIF):
