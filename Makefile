@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # Where a machine keeps local wheels (the CPU torch), let pip find them.
 FIND_LINKS := $(if $(wildcard /opt/wheels),--find-links /opt/wheels)
 
-.PHONY: install demo test clean
+.PHONY: install demo test bench clean
 
 install: $(STAMP)
 
@@ -29,6 +29,9 @@ demo: install
 test: install
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
+
+bench: install
+	$(BIN)/python -m benchmarks.lif
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache .ruff_cache

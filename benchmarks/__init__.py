@@ -1,0 +1,1 @@
+"""Speed and memory of axonal against peer libraries (``python -m benchmarks.lif``)."""

@@ -1,0 +1,326 @@
+"""Fused CPU scans: each neuron's whole forward and backward over time in one compiled loop.
+
+``lookup(step, x, state, params)`` returns the fused scan registered for the one-step function
+``step`` (:data:`FUSED`) when it supports these arguments, else ``None``; a fused scan has the
+signature and results of ``reference.scan(step, ...)``. Supported: CPU float32/float64 inputs
+``[T, B, ...]``, states shaped like one step, tensor parameters of the input's dtype that
+broadcast to one step, the built-in surrogates (not ``Custom``), no ``state_quant``, and
+gradients with respect to the input, the initial state and every parameter except ``v_reset``.
+
+How it runs: the loops (:mod:`axonal.kernels.cpu.loops`, numba, compiled on first use and
+cached on disk) are split over blocks of neurons and run on ``torch.get_num_threads()`` threads.
+Memory: for the backward a scan keeps its input ``x`` (a reference, not a copy) and the state
+every ``loops.CHUNK`` = 32 steps; the backward replays each chunk from its checkpoint, bitwise
+as the forward ran it. Nothing per step is allocated besides the output (and, in the backward,
+the input gradient). Without gradients only the output is allocated.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, NamedTuple
+
+import numpy as np
+import torch
+from torch import Tensor
+from torch.autograd.function import once_differentiable
+
+from axonal.functional import neurons as F
+from axonal.functional.surrogate import (
+    ATan,
+    FastSigmoid,
+    Sigmoid,
+    StraightThrough,
+    Surrogate,
+    Triangle,
+)
+from axonal.kernels.cpu import loops
+
+__all__ = [
+    "FUSED",
+    "alif_scan",
+    "cuba_li_scan",
+    "cuba_lif_scan",
+    "if_scan",
+    "ilif_scan",
+    "li_scan",
+    "lif_scan",
+    "lookup",
+]
+
+_RESETS = {"subtract": loops.SUBTRACT, "zero": loops.ZERO, "none": loops.NONE}
+_DTYPES = (torch.float32, torch.float64)
+_PARALLEL_MIN = 1 << 16  # neuron-steps below which one thread is faster
+_pools: dict[int, ThreadPoolExecutor] = {}
+
+
+class _Config(NamedTuple):
+    """``cfg`` as the loops read it, and the surrogate's two constants."""
+
+    cfg: tuple[int, int, int, int, int, int]
+    consts: tuple[float, float]
+
+
+# built-in surrogates (exact types: a subclass may change the derivative): code, constants
+_SURROGATES: dict[type, tuple[int, Callable[[Any], tuple[float, float]]]] = {
+    ATan: (loops.ATAN, lambda s: (s.alpha / 2, math.pi / 2 * s.alpha)),
+    FastSigmoid: (loops.FAST_SIGMOID, lambda s: (s.slope, 0.0)),
+    Sigmoid: (loops.SIGMOID, lambda s: (s.slope, 0.0)),
+    Triangle: (loops.TRIANGLE, lambda s: (s.width, 0.0)),
+    StraightThrough: (loops.STRAIGHT_THROUGH, lambda s: (s.window, 0.0)),
+}
+
+
+def _has_leak(v_leak: Tensor | float) -> bool:
+    """The functional code adds the leak term unless ``v_leak`` is the number 0."""
+    return not (isinstance(v_leak, (int, float)) and v_leak == 0)
+
+
+def _config(
+    model: int,
+    reset: str = "none",
+    detach_reset: bool = True,
+    v_leak: Tensor | float = 0.0,
+    surrogate: Surrogate | None = None,
+    max_spikes: int = 1,
+) -> _Config:
+    kind, constants = _SURROGATES.get(type(surrogate), (-1, lambda _: (0.0, 0.0)))
+    consts = constants(surrogate)
+    cfg = (model, _RESETS[reset], int(detach_reset), int(_has_leak(v_leak)), kind, max_spikes)
+    return _Config(cfg, consts)
+
+
+def _leak(beta: Tensor | float, v_leak: Tensor | float) -> Tensor | float:
+    """``(1 - beta) * v_leak`` computed as the functional code does, or 0 when it is skipped."""
+    return (1 - beta) * v_leak if _has_leak(v_leak) else 0.0
+
+
+def _broadcasts_to(shape: torch.Size, target: torch.Size) -> bool:
+    """Whether ``shape`` broadcasts to ``target`` without enlarging it."""
+    if len(shape) > len(target):
+        return False
+    return all(a in (1, b) for a, b in zip(reversed(shape), reversed(target), strict=False))
+
+
+def _same_kind(t: object, x: Tensor) -> bool:
+    return isinstance(t, Tensor) and t.dtype == x.dtype and t.device == x.device
+
+
+def _parameter_supported(name: str, value: object, x: Tensor) -> bool:
+    if isinstance(value, Tensor):
+        learnable_v_reset = name == "v_reset" and value.requires_grad
+        return (
+            _same_kind(value, x)
+            and _broadcasts_to(value.shape, x.shape[1:])
+            and (not learnable_v_reset)
+        )
+    if isinstance(value, Surrogate):
+        return type(value) in _SURROGATES
+    if name == "reset":
+        return value in _RESETS
+    if name == "max_spikes":
+        return isinstance(value, int) and value >= 1
+    if name == "state_quant":  # an arbitrary function of the membrane: not fused
+        return value is None
+    return True
+
+
+def _supported(x: Tensor, state: Any, params: Any) -> bool:
+    """Whether the fused loops compute exactly what the reference scan would for these inputs."""
+    if not isinstance(x, Tensor) or x.device.type != "cpu" or x.dtype not in _DTYPES:
+        return False
+    if x.dim() < 2 or x.numel() == 0 or not isinstance(state, tuple):
+        return False
+    if not all(_same_kind(s, x) and s.shape == x.shape[1:] for s in state):
+        return False
+    fields = params._asdict().items() if hasattr(params, "_asdict") else None
+    return fields is not None and all(_parameter_supported(k, v, x) for k, v in fields)
+
+
+def _pool() -> ThreadPoolExecutor:
+    """One worker pool per process (a forked child must not reuse its parent's threads)."""
+    pid = os.getpid()
+    if pid not in _pools:
+        _pools.clear()
+        _pools[pid] = ThreadPoolExecutor(os.cpu_count() or 1, thread_name_prefix="axonal-cpu")
+    return _pools[pid]
+
+
+def _run(loop: Callable[..., None], steps: int, neurons: int, *args: Any) -> None:
+    """Run ``loop(*args, b0, b1)`` over all neuron blocks, split over torch's thread count."""
+    blocks = -(-neurons // loops.BLOCK)
+    workers = min(torch.get_num_threads(), blocks)
+    if workers <= 1 or steps * neurons < _PARALLEL_MIN:
+        loop(*args, 0, blocks)
+        return
+    edges = [blocks * i // workers for i in range(workers + 1)]
+    pool = _pool()
+    futures = [pool.submit(loop, *args, lo, hi) for lo, hi in itertools.pairwise(edges[1:])]
+    loop(*args, edges[0], edges[1])
+    for future in futures:
+        future.result()
+
+
+def _np(t: Tensor) -> np.ndarray:
+    return t.detach().numpy()
+
+
+def _forward(x: Tensor, state: Tensor, rows: Tensor, config: _Config) -> tuple[Tensor, ...]:
+    """Run the forward loop on ``x [T, M]``; returns outputs, final state and checkpoints."""
+    steps, neurons = x.shape
+    out = torch.empty_like(x)
+    final = state.detach().clone()
+    ckpt = x.new_empty(-(-steps // loops.CHUNK), *state.shape)
+    _run(loops.forward, steps, neurons, _np(x), _np(final), _np(rows), config.cfg, _np(out),
+         _np(ckpt))  # fmt: skip
+    return out, final, ckpt
+
+
+def _per_step(g: Tensor) -> Tensor:
+    """A ``[T, M]`` gradient, or its first row ``[1, M]`` when it is constant over time (e.g.
+    after ``out.sum()``), as a contiguous tensor."""
+    return (g[:1] if g.stride(0) == 0 else g).contiguous()
+
+
+def _rows(values: list[Tensor], step: torch.Size) -> Tensor:
+    """Parameters as rows ``[P, M]`` of per-neuron values (each broadcast to one ``step``)."""
+    return torch.stack([v.detach().expand(step) for v in values]).reshape(len(values), -1)
+
+
+class _Scan(torch.autograd.Function):
+    """Fused scan: ``(x [T, M], state [S, M], step, config, *params) -> (out [T, M], final)``.
+
+    Keeps ``x`` and the checkpoints for the backward, which replays the forward from them.
+    Parameter gradients are summed over time and batch in float64 and only then rounded.
+    """
+
+    @staticmethod
+    def forward(ctx, x, state, step, config, *params):  # type: ignore[override]
+        rows = _rows(params, step)
+        out, final, ckpt = _forward(x, state, rows, config)
+        ctx.save_for_backward(x, ckpt, rows)
+        ctx.step, ctx.config, ctx.shapes = step, config, [p.shape for p in params]
+        return out, final
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, g_out, g_final):  # type: ignore[override]
+        x, ckpt, rows = ctx.saved_tensors
+        steps, neurons = x.shape
+        want = ctx.needs_input_grad[4:]
+        g_out = _per_step(g_out)
+        g_state = g_final.clone(memory_format=torch.contiguous_format)
+        gx = torch.empty_like(x)
+        gp = torch.zeros(rows.shape[0] if any(want) else 0, neurons, dtype=torch.float64)
+        consts = np.array(ctx.config.consts, dtype=_np(x).dtype)
+        _run(loops.backward, steps, neurons, _np(g_out), _np(g_state), _np(x), _np(ckpt),
+             _np(rows), ctx.config.cfg, consts, _np(gx), _np(gp))  # fmt: skip
+        g_params = [
+            gp[i].reshape(ctx.step).sum_to_size(shape).to(x.dtype) if wanted else None
+            for i, (wanted, shape) in enumerate(zip(want, ctx.shapes, strict=True))
+        ]
+        return gx, g_state, None, None, *g_params
+
+
+def _scan(
+    x: Tensor, state: tuple[Tensor, ...], params: tuple[Tensor | float, ...], config: _Config
+) -> tuple[Tensor, list[Tensor]]:
+    """Flatten to ``[T, M]``, run the fused loops (through autograd when needed), reshape back.
+
+    ``params`` are the values of the loops' parameter rows, each broadcastable to one step."""
+    steps, step = x.shape[0], x.shape[1:]
+    flat = x.reshape(steps, -1).contiguous()
+    stacked = torch.stack([s.reshape(-1) for s in state])
+    values = [torch.as_tensor(v, dtype=x.dtype) for v in params]
+    if torch.is_grad_enabled() and any(t.requires_grad for t in (flat, stacked, *values)):
+        out, final = _Scan.apply(flat, stacked, step, config, *values)
+    else:
+        out, final, _ = _forward(flat, stacked, _rows(values, step), config)
+    return out.reshape(x.shape), [f.reshape(step) for f in final.unbind(0)]
+
+
+def lif_scan(x: Tensor, state: F.LIFState, p: F.LIFParameters) -> tuple[Tensor, F.LIFState]:
+    """Fused ``scan(lif_step, x, state, p)``: spikes ``[T, B, ...]`` and the final state."""
+    params = (p.beta, p.threshold, _leak(p.beta, p.v_leak), p.v_reset, 0.0, 0.0)
+    config = _config(loops.LIF, p.reset, p.detach_reset, p.v_leak, p.surrogate)
+    out, (v,) = _scan(x, state, params, config)
+    return out, F.LIFState(v)
+
+
+def if_scan(x: Tensor, state: F.LIFState, p: F.IFParameters) -> tuple[Tensor, F.LIFState]:
+    """Fused ``scan(if_step, ...)``: the LIF loops with ``beta = 1`` (``1 * v`` is exact)."""
+    params = (1.0, p.threshold, 0.0, p.v_reset, 0.0, 0.0)
+    config = _config(loops.LIF, p.reset, p.detach_reset, 0.0, p.surrogate)
+    out, (v,) = _scan(x, state, params, config)
+    return out, F.LIFState(v)
+
+
+def li_scan(x: Tensor, state: F.LIFState, p: F.LIParameters) -> tuple[Tensor, F.LIFState]:
+    """Fused ``scan(li_step, ...)``: the membrane ``[T, B, ...]`` and the final state."""
+    params = (p.beta, 1.0, _leak(p.beta, p.v_leak), 0.0, 0.0, 0.0)
+    out, (v,) = _scan(x, state, params, _config(loops.LI, v_leak=p.v_leak))
+    return out, F.LIFState(v)
+
+
+def _synaptic_current(x: Tensor, i: Tensor, alpha: Tensor | float) -> tuple[Tensor, Tensor]:
+    """``i[t] = alpha * i[t-1] + x[t]`` (the leaky-integrator loops without leak term)."""
+    current, (i,) = _scan(x, (i,), (alpha, 1.0, 0.0, 0.0, 0.0, 0.0), _config(loops.LI))
+    return current, i
+
+
+def cuba_li_scan(
+    x: Tensor, state: F.CubaLIFState, p: F.CubaLIParameters
+) -> tuple[Tensor, F.CubaLIFState]:
+    """Fused ``scan(cuba_li_step, ...)``: two leaky integrators, current then membrane."""
+    current, i = _synaptic_current(x, state.i, p.alpha)
+    out, (v,) = li_scan(current, F.LIFState(state.v), F.LIParameters(p.beta, p.v_leak))
+    return out, F.CubaLIFState(i, v)
+
+
+def cuba_lif_scan(
+    x: Tensor, state: F.CubaLIFState, p: F.CubaLIFParameters
+) -> tuple[Tensor, F.CubaLIFState]:
+    """Fused ``scan(cuba_lif_step, ...)``: the synaptic current feeding the LIF loops."""
+    current, i = _synaptic_current(x, state.i, p.alpha)
+    lif = F.LIFParameters(p.beta, p.threshold, p.reset, p.v_reset, p.v_leak, p.surrogate,
+                          p.detach_reset)  # fmt: skip
+    out, (v,) = lif_scan(current, F.LIFState(state.v), lif)
+    return out, F.CubaLIFState(i, v)
+
+
+def alif_scan(x: Tensor, state: F.ALIFState, p: F.ALIFParameters) -> tuple[Tensor, F.ALIFState]:
+    """Fused ``scan(alif_step, ...)``: spikes and the final ``(v, a)``."""
+    params = (p.beta, p.threshold, _leak(p.beta, p.v_leak), p.v_reset, p.adapt_decay,
+              p.adapt_strength)  # fmt: skip
+    config = _config(loops.ALIF, p.reset, p.detach_reset, p.v_leak, p.surrogate)
+    out, (v, a) = _scan(x, state, params, config)
+    return out, F.ALIFState(v, a)
+
+
+def ilif_scan(x: Tensor, state: F.LIFState, p: F.ILIFParameters) -> tuple[Tensor, F.LIFState]:
+    """Fused ``scan(ilif_step, ...)``: ``k / max_spikes`` ``[T, B, ...]`` and the final state."""
+    params = (p.beta, p.threshold, _leak(p.beta, p.v_leak), p.v_reset, 0.0, 0.0)
+    config = _config(loops.ILIF, p.reset, p.detach_reset, p.v_leak, None, p.max_spikes)
+    out, (v,) = _scan(x, state, params, config)
+    return out, F.LIFState(v)
+
+
+FUSED: dict[Callable[..., Any], Callable[..., tuple[Tensor, Any]]] = {
+    F.lif_step: lif_scan,
+    F.if_step: if_scan,
+    F.li_step: li_scan,
+    F.cuba_lif_step: cuba_lif_scan,
+    F.cuba_li_step: cuba_li_scan,
+    F.alif_step: alif_scan,
+    F.ilif_step: ilif_scan,
+}
+
+
+def lookup(step: Callable[..., Any], x: Tensor, state: Any, params: Any) -> Callable | None:
+    """The fused scan for ``step`` if one is registered and supports these arguments."""
+    fused = FUSED.get(step)
+    return fused if fused is not None and _supported(x, state, params) else None
