@@ -18,7 +18,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-__all__ = ["METHODS", "decay"]
+__all__ = ["METHODS", "current_based", "decay"]
 
 METHODS = ("exp", "euler")
 
@@ -44,3 +44,24 @@ def decay(tau: Tensor | float, dt: float, method: str = "exp") -> Tensor:
     else:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     return out.to(torch.get_default_dtype())
+
+
+def current_based(
+    tau_syn: Tensor | float,
+    tau_mem: Tensor | float,
+    dt: float,
+    r: Tensor | float = 1.0,
+    w_in: Tensor | float = 1.0,
+    method: str = "exp",
+) -> tuple[Tensor, Tensor, Tensor]:
+    """``(alpha, beta, input_scale)`` of a current-based neuron
+    ``tau_syn dI/dt = -I + w_in x``, ``tau_mem dv/dt = (v_leak - v) + r I``.
+
+    Each equation is discretised on its own; both input gains ``(1 - alpha) w_in`` and
+    ``(1 - beta) r`` fold into ``input_scale``, so the synaptic state is the current already
+    multiplied by ``(1 - beta) r``.
+    """
+    alpha = decay(tau_syn, dt, method)
+    beta = decay(tau_mem, dt, method)
+    gain = (1 - alpha) * torch.as_tensor(w_in) * (1 - beta) * torch.as_tensor(r)
+    return alpha, beta, gain

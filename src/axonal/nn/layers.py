@@ -13,7 +13,7 @@ import torch.nn.functional as TF
 from torch import Tensor, nn
 
 from axonal.functional import neurons as F
-from axonal.functional.continuous import decay
+from axonal.functional.continuous import current_based
 from axonal.functional.surrogate import Surrogate, get_surrogate
 from axonal.nn.base import Neuron, SpikingModule, check_sequence, check_step
 from axonal.nn.neurons import _check_range
@@ -146,9 +146,7 @@ class CubaLI(Neuron):
         """Build from ``tau_syn dI/dt = -I + w_in x`` and ``tau_mem dv/dt = (v_leak - v) + r I``
         (seconds); the input gain is ``(1 - alpha) w_in (1 - beta) r`` as for
         :meth:`axonal.nn.CubaLIF.from_continuous`."""
-        alpha = decay(tau_syn, dt, method)
-        beta = decay(tau_mem, dt, method)
-        gain = (1 - alpha) * torch.as_tensor(w_in) * (1 - beta) * torch.as_tensor(r)
+        alpha, beta, gain = current_based(tau_syn, tau_mem, dt, r, w_in, method)
         return cls(alpha=alpha, beta=beta, v_leak=v_leak, input_scale=gain)
 
     def parameters_for(self, dtype: torch.dtype) -> F.CubaLIParameters:

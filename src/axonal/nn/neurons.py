@@ -17,7 +17,7 @@ import torch
 from torch import Tensor
 
 from axonal.functional import neurons as F
-from axonal.functional.continuous import decay
+from axonal.functional.continuous import current_based, decay
 from axonal.functional.surrogate import Surrogate, get_surrogate
 from axonal.nn.base import CellMode, Neuron
 
@@ -299,13 +299,9 @@ class CubaLIF(_Leaky):
     ):
         """Build from ``tau_syn dI/dt = -I + w_in x`` and ``tau_mem dv/dt = (v_leak - v) + r I``.
 
-        Each equation is discretised on its own (``alpha``, ``beta`` by ``method``); both input
-        gains ``(1 - alpha) w_in`` and ``(1 - beta) r`` fold into ``input_scale``, so the state
-        ``i`` is the synaptic current already multiplied by ``(1 - beta) r``.
+        See :func:`axonal.functional.continuous.current_based` for the mapping.
         """
-        alpha = decay(tau_syn, dt, method)
-        beta = decay(tau_mem, dt, method)
-        gain = (1 - alpha) * torch.as_tensor(w_in) * (1 - beta) * torch.as_tensor(r)
+        alpha, beta, gain = current_based(tau_syn, tau_mem, dt, r, w_in, method)
         return cls(
             alpha=alpha, beta=beta, threshold=v_threshold, v_reset=v_reset, v_leak=v_leak,
             input_scale=gain, **kwargs,
