@@ -219,3 +219,49 @@ def test_progress_prints_one_summary_line_per_epoch(capsys: pytest.CaptureFixtur
     lines = capsys.readouterr().out.splitlines()
     assert [line.split(":")[0] for line in lines] == ["epoch 1/2", "epoch 2/2"]
     assert "train_loss" in lines[1] and "val_accuracy" in lines[1]
+
+
+def test_plasticity_rules_apply_after_warm_up_and_resume(tmp_path: Path) -> None:
+    """An SSDP rule on the readout, observed by hand through a wrapper model: with a zero
+    learning rate only the rule moves the weight, and only once its warm-up epoch is over."""
+    from axonal.learning import SSDP
+
+    class Observed(nn.Module):
+        def __init__(self, rule_holder: list) -> None:
+            super().__init__()
+            self.net = nn.Sequential(nn.Linear(CHANNELS, HIDDEN), nn.Linear(HIDDEN, 2))
+            self.rules = rule_holder
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            hidden = (self.net[0](x) > 0).float()
+            out = self.net[1](hidden)
+            for rule in self.rules:
+                rule.observe(hidden, (out > 0).float())
+            return out.mean(0)
+
+    def trainer_with_rule(run_dir: Path) -> tuple[Trainer, SSDP, nn.Module]:
+        holder: list = []
+        model = Observed(holder)
+        rule = SSDP(model.net[1], a_plus=1e-2, a_baseline=1e-3, start_epoch=1)
+        holder.append(rule)
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.0)
+        trainer = Trainer(
+            model, optimizer, nn.functional.cross_entropy, run_dir=run_dir,
+            plasticity=[rule], progress=False,
+        )  # fmt: skip
+        return trainer, rule, model
+
+    trainer, rule, model = trainer_with_rule(tmp_path)
+    data = loader(spike_trains(64, seed=0))
+    first = model.net[0].weight.clone()
+    start = model.net[1].weight.clone()
+    trainer.fit(data, epochs=1)
+    assert torch.equal(model.net[1].weight, start)  # warm-up: nothing applied
+    trainer.fit(data, epochs=2)
+    assert not torch.equal(model.net[1].weight, start)
+    assert torch.equal(model.net[0].weight, first)  # the rule touches only its weight
+    assert rule.epoch == 2
+
+    resumed, resumed_rule, _ = trainer_with_rule(tmp_path)
+    assert resumed.resume()
+    assert resumed_rule.epoch == 2

@@ -127,3 +127,20 @@ def test_trained_run_exports_to_nir_and_scores_the_same(tmp_path):
     samples = [words[i][0] for i in range(len(words))]
     assert torch.equal(classify(imported, samples), classify(model, samples))
     assert main(["import", str(path)]) == 0
+
+
+@pytest.mark.parametrize("kind", ["ssdp", "stdp"])
+def test_plasticity_runs_beside_gradient_training(tmp_path, kind):
+    from axonal.learning import load_checkpoint
+
+    config = tiny(tmp_path, kind)
+    config.epochs, config.test_conditions, config.plasticity = 3, ("clean",), kind
+    run(config)
+    plain = tiny(tmp_path, "plain")
+    plain.epochs, plain.test_conditions = 3, ("clean",)
+    run(plain)
+    with_rule, without = build_model(16), build_model(16)
+    meta = load_checkpoint(tmp_path / kind / "train" / "checkpoint.safetensors", with_rule)
+    load_checkpoint(tmp_path / "plain" / "train" / "checkpoint.safetensors", without)
+    assert meta["metadata"]["plasticity"][0]["epoch"] == 3
+    assert not torch.equal(with_rule[2].weight, without[2].weight)

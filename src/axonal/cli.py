@@ -21,7 +21,7 @@ __all__ = ["main"]
 
 
 def _add_morse_options(parser: argparse.ArgumentParser, *, demo: bool) -> None:
-    from axonal.tasks.morse import CONDITIONS, MorseConfig
+    from axonal.tasks.morse import CONDITIONS, PLASTICITY, MorseConfig
 
     defaults = MorseConfig()
     parser.add_argument("--name", default=defaults.name, help="run name: writes runs/<name>/")
@@ -43,6 +43,10 @@ def _add_morse_options(parser: argparse.ArgumentParser, *, demo: bool) -> None:
     ]:
         flag = "--" + name.replace("_", "-")
         parser.add_argument(flag, type=kind, default=getattr(defaults, name), help=help_text)
+    parser.add_argument(
+        "--plasticity", choices=list(PLASTICITY), default=defaults.plasticity,
+        help="a local rule beside gradient training: SSDP or STDP (see docs/plasticity.md)",
+    )  # fmt: skip
     parser.add_argument(
         "--train-conditions", nargs="+", choices=list(CONDITIONS),
         default=list(defaults.train_conditions), help="noise conditions mixed in training",

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,6 +50,7 @@ from axonal.learning.checkpoint import (
     load_checkpoint,
     save_checkpoint,
 )
+from axonal.learning.plasticity import PlasticityRule
 
 __all__ = ["CHECKPOINT_NAME", "METRICS_NAME", "History", "Trainer"]
 
@@ -137,6 +138,10 @@ class Trainer:
         device: where the model runs; batches are moved there.
         grad_clip: if given (> 0), clip the global gradient norm to it before each step.
         scheduler: learning-rate scheduler, stepped once at the end of every epoch.
+        plasticity: local rules (:class:`axonal.learning.SSDP`, :class:`~axonal.learning.STDP`)
+            that observe the forward passes (e.g. through ``rule.watch``): each is applied
+            after every optimizer step and told of every finished epoch (warm-up, amplitude
+            schedules); their state is saved in the checkpoint and restored on resume.
         progress: show a tqdm bar per epoch and a one-line summary after it.
         seed: (>= 0) seeds the training loader's shuffling per epoch (see module docstring).
 
@@ -154,6 +159,7 @@ class Trainer:
         device: str | torch.device = "cpu",
         grad_clip: float | None = None,
         scheduler: LRScheduler | None = None,
+        plasticity: Sequence[PlasticityRule] = (),
         progress: bool = True,
         seed: int = 0,
     ) -> None:
@@ -168,6 +174,7 @@ class Trainer:
         self.run_dir = None if run_dir is None else Path(run_dir)
         self.grad_clip = grad_clip
         self.scheduler = scheduler
+        self.plasticity = list(plasticity)
         self.progress = progress
         self.seed = seed
         self.epoch = 0
@@ -216,6 +223,8 @@ class Trainer:
             val = {} if val_loader is None else self.evaluate(val_loader, metrics)
             if self.scheduler is not None:
                 self.scheduler.step()
+            for rule in self.plasticity:
+                rule.step_epoch()
             self.history.add(train_loss, val, time.perf_counter() - start)
             self.epoch = epoch + 1
             self._report(epochs)
@@ -279,6 +288,14 @@ class Trainer:
             raise ValueError(
                 f"{path} was trained with seed {meta['seed']}, this trainer has seed {self.seed}"
             )
+        rules = meta.get("plasticity", [])
+        if len(rules) != len(self.plasticity):
+            raise ValueError(
+                f"{path} holds {len(rules)} plasticity rule state(s), this trainer has "
+                f"{len(self.plasticity)} rule(s)"
+            )
+        for rule, state in zip(self.plasticity, rules, strict=True):
+            rule.load_state_dict(state)
         self.epoch, self.step = info["epoch"], info["step"]
         self.history = History.from_dict(meta["history"])
         return True
@@ -304,6 +321,8 @@ class Trainer:
             if self.grad_clip is not None:
                 nn.utils.clip_grad_norm_(self.model.parameters(), self.grad_clip)
             self.optimizer.step()
+            for rule in self.plasticity:
+                rule.apply()
             self.step += 1
             total += value * inputs.shape[1]
             count += inputs.shape[1]
@@ -351,6 +370,10 @@ class Trainer:
                 epoch=self.epoch,
                 step=self.step,
                 scheduler=self.scheduler,
-                metadata={"seed": self.seed, "history": self.history.to_dict()},
+                metadata={
+                    "seed": self.seed,
+                    "history": self.history.to_dict(),
+                    "plasticity": [rule.state_dict() for rule in self.plasticity],
+                },
             )
         save_json_atomic(self.run_dir / METRICS_NAME, self.history.to_dict())

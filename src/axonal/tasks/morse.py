@@ -12,7 +12,8 @@ The job ``axonal demo`` runs (see :func:`run`):
    slow leaky-integrator readout. A word is classified by the readout at its end time
    (``last spike + 15``, the paper's detection time).
 3. **Training.** Surrogate-gradient BPTT with :class:`axonal.learning.Trainer` (Adam, cosine
-   learning-rate decay over the epochs).
+   learning-rate decay over the epochs), optionally with a local rule beside it (SSDP or
+   STDP, :func:`plasticity_rules`).
 4. **Word classification** (task a): accuracy on fresh noisy samples of the 50 keywords per
    noise condition (a keyword predicted as "other" counts as wrong).
 5. **Keyword spotting** (task b): the network runs over the stream and is reset at word
@@ -58,17 +59,19 @@ from axonal.data.neuromorse import (
 )
 from axonal.functional import FastSigmoid
 from axonal.io import save_json_atomic
-from axonal.learning import Trainer, load_checkpoint
+from axonal.learning import SSDP, STDP, PlasticityRule, Trainer, load_checkpoint
 from axonal.learning.trainer import CHECKPOINT_NAME
 
 __all__ = [
     "CONDITIONS",
     "OTHER",
+    "PLASTICITY",
     "MorseConfig",
     "MorseWords",
     "build_model",
     "classify",
     "load_model",
+    "plasticity_rules",
     "readout_at",
     "run",
     "silence_segments",
@@ -87,6 +90,9 @@ CONDITIONS: dict[str, tuple[str, str, str]] = {
 }
 """Named noise conditions as (dropout, jitter, Poisson) levels."""
 
+PLASTICITY = ("none", "ssdp", "stdp")
+"""Local rules that can run beside gradient training (see :func:`plasticity_rules`)."""
+
 
 @dataclass
 class MorseConfig:
@@ -104,6 +110,7 @@ class MorseConfig:
     test_samples_per_word: int = 20
     stream_words: int = 5000
     detection_window: int = 3
+    plasticity: str = "none"
     seed: int = 0
     runs_dir: str = "runs"
     progress: bool = True
@@ -116,6 +123,8 @@ class MorseConfig:
         for name in ("hidden", "epochs", "train_samples", "batch_size", "stream_words"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.plasticity not in PLASTICITY:
+            raise ValueError(f"plasticity must be one of {PLASTICITY}, got {self.plasticity!r}")
         if not 0.0 < self.keyword_fraction <= 1.0:
             raise ValueError(f"keyword_fraction must be in (0, 1], got {self.keyword_fraction}")
 
@@ -204,6 +213,30 @@ def load_model(run_dir: str | Path) -> snn.Sequential:
     model = build_model(config["hidden"], config["seed"])
     load_checkpoint(run_dir / "train" / CHECKPOINT_NAME, model)
     return model.eval()
+
+
+def plasticity_rules(model: snn.Sequential, kind: str) -> list[PlasticityRule]:
+    """Local rules for :func:`build_model`'s network, observing its forward passes.
+
+    - ``"ssdp"``: SSDP (paper defaults) on the hidden-to-hidden weight (pre: first LIF layer,
+      post: second) and on the readout weight (pre: second LIF layer, post: readout membrane
+      above 0, the reference code's "classifier output > 0"), from epoch 2 on.
+    - ``"stdp"``: additive pair STDP (amplitudes 1e-4, tau 20 steps) on the hidden-to-hidden
+      weight, from epoch 2 on.
+    - ``"none"``: no rule.
+    """
+    if kind == "none":
+        return []
+    if kind == "ssdp":
+        hidden, readout = SSDP(model[2], start_epoch=2), SSDP(model[4], start_epoch=2)
+        hidden.watch(model[1], model[3])
+        readout.watch(model[3], model[5])
+        return [hidden, readout]
+    if kind == "stdp":
+        rule = STDP(model[2], a_plus=1e-4, a_minus=1e-4, start_epoch=2)
+        rule.watch(model[1], model[3])
+        return [rule]
+    raise ValueError(f"plasticity must be one of {PLASTICITY}, got {kind!r}")
 
 
 def readout_at(outputs: Tensor, lengths: Tensor) -> Tensor:
@@ -348,7 +381,8 @@ def run(config: MorseConfig | None = None) -> dict[str, Any]:
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs)
     trainer = Trainer(
         model, optimizer, _loss, run_dir=run_dir / "train", grad_clip=1.0, scheduler=schedule,
-        progress=config.progress, seed=config.seed,
+        plasticity=plasticity_rules(model, config.plasticity), progress=config.progress,
+        seed=config.seed,
     )  # fmt: skip
     started = time.perf_counter()
     history = trainer.fit(
