@@ -4,6 +4,7 @@ Events are NumPy structured arrays (fields x, y, t [us], p in {0, 1}; :data:`EVE
 """
 
 from axonal.data.events.formats import FileInfo, probe
+from axonal.data.events.ndigits import NDigits
 from axonal.data.events.readers import iter_chunks, read
 from axonal.data.events.recording import (
     EVENT_DTYPE,
@@ -12,6 +13,7 @@ from axonal.data.events.recording import (
     as_events,
 )
 from axonal.data.events.representations import to_frames, to_time_surface, to_voxel_grid
+from axonal.data.events.simulator import EventSimulator
 from axonal.data.events.transforms import (
     CropTime,
     Denoise,
@@ -29,7 +31,9 @@ __all__ = [
     "DropEvent",
     "EventFileError",
     "EventRecording",
+    "EventSimulator",
     "FileInfo",
+    "NDigits",
     "SpatialJitter",
     "TimeJitter",
     "as_events",
