@@ -8,6 +8,7 @@ from axonal.quant.calibrate import (
     spiking_neurons,
 )
 from axonal.quant.export import PRECISIONS, export_integer, model_size_report
+from axonal.quant.integer import IntegerLIFLayer, IntegerLIFNetwork, prepare_for_integer
 from axonal.quant.state import MODES, MULTIPLIERS, StateQuantizer, state_levels
 from axonal.quant.ste import straight_through
 from axonal.quant.transform import (
@@ -32,6 +33,8 @@ __all__ = [
     "PRECISIONS",
     "QUANTIZABLE",
     "SCHEMES",
+    "IntegerLIFLayer",
+    "IntegerLIFNetwork",
     "MembraneRange",
     "StateQuantizer",
     "WeightQuantizer",
@@ -40,6 +43,7 @@ __all__ = [
     "export_integer",
     "model_size_report",
     "observe_membranes",
+    "prepare_for_integer",
     "quantize_activation_int8",
     "quantize_model",
     "quantize_ternary",

@@ -1,0 +1,1 @@
+"""Experiment scripts: each reruns a result recorded in docs/."""
