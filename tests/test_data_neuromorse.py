@@ -477,3 +477,23 @@ def test_one_level_name_sets_all_three_noises():
     assert NoiseConfig.parse("low") == NoiseConfig.from_levels("low", "low", "low")
     assert NoiseConfig.parse("HIGH") == NoiseConfig.from_levels("high", "high", "high")
     assert NoiseConfig.parse("none") == NoiseConfig()
+
+
+def test_stream_is_cached_and_reloaded(tmp_path, monkeypatch):
+    monkeypatch.setenv("AXONAL_CACHE", str(tmp_path))
+    first = NeuroMorseStream(noise="low", num_words=300, seed=4)
+    files = list((tmp_path / "neuromorse").glob("*.npz"))
+    assert len(files) == 1
+    stamp = files[0].stat().st_mtime_ns
+    again = NeuroMorseStream(noise="low", num_words=300, seed=4)
+    assert files[0].stat().st_mtime_ns == stamp  # loaded, not rewritten
+    assert np.array_equal(first.events, again.events)
+    assert np.array_equal(first.words, again.words)
+    for a, b in zip(first.labels.ends, again.labels.ends, strict=True):
+        assert np.array_equal(a, b)
+    files[0].write_bytes(b"not a zip file")  # a damaged cache is regenerated
+    repaired = NeuroMorseStream(noise="low", num_words=300, seed=4)
+    assert np.array_equal(first.events, repaired.events)
+    other = NeuroMorseStream(noise="low", num_words=300, seed=5, cache=False)
+    assert len(list((tmp_path / "neuromorse").glob("*.npz"))) == 1
+    assert not np.array_equal(first.events, other.events)

@@ -7,6 +7,7 @@ failing write leaves the old file untouched.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import secrets
@@ -15,7 +16,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["atomic_open", "atomic_path", "save_json_atomic"]
+__all__ = ["atomic_open", "atomic_path", "cache_file", "save_json_atomic"]
 
 
 @contextmanager
@@ -57,3 +58,12 @@ def save_json_atomic(path: str | Path, obj: Any) -> None:
     with atomic_open(path, binary=False) as f:
         json.dump(obj, f, indent=2, allow_nan=False)
         f.write("\n")
+
+
+def cache_file(kind: str, params: dict[str, Any], suffix: str = ".npz") -> Path:
+    """Where a generated artefact with these ``params`` is cached (it may not exist yet):
+    ``$AXONAL_CACHE/<kind>/<hash of params><suffix>``, ``AXONAL_CACHE`` defaulting to
+    ``~/.cache/axonal``. ``params`` must be JSON-serialisable."""
+    digest = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:16]
+    root = Path(os.environ.get("AXONAL_CACHE", Path.home() / ".cache" / "axonal"))
+    return root / kind / f"{digest}{suffix}"

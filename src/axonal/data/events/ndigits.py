@@ -22,9 +22,6 @@ one file.
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
 import zipfile
 from collections.abc import Callable
 from dataclasses import asdict
@@ -38,7 +35,7 @@ import torch.nn.functional as F
 
 from axonal.data.events.recording import EVENT_DTYPE
 from axonal.data.events.simulator import EventSimulator
-from axonal.io import atomic_path
+from axonal.io import atomic_path, cache_file
 
 SENSOR_SIZE = 34
 DIGIT_SIZE = 28
@@ -120,9 +117,7 @@ def cache_path(seed: int, limit: int | None) -> Path:
         "frames": FRAMES_PER_SACCADE, "saccade_us": SACCADE_US, "simulator": asdict(SIMULATOR),
         "split_seed": SPLIT_SEED, "test_fraction": TEST_FRACTION,
     }
-    digest = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:16]
-    root = Path(os.environ.get("AXONAL_CACHE", Path.home() / ".cache" / "axonal"))
-    return root / "ndigits" / f"{digest}.npz"
+    return cache_file("ndigits", params)
 
 
 def _load_or_build(path: Path, seed: int, limit: int | None) -> dict[str, np.ndarray]:

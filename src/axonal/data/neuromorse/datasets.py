@@ -10,15 +10,19 @@ sequence.
 
 from __future__ import annotations
 
+import hashlib
+import zipfile
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from axonal.data.neuromorse.corpus import CORPUS_SOURCE, clean_words, corpus_words
-from axonal.data.neuromorse.morse import KEYWORDS, NUM_CHANNELS, encode_word
+from axonal.data.neuromorse.morse import KEYWORDS, NUM_CHANNELS, encode_word, make_events
 from axonal.data.neuromorse.noise import NoiseConfig, NoiseSpec, add_noise
-from axonal.data.neuromorse.stream import StreamLabels, encode_stream
+from axonal.data.neuromorse.stream import WORD_SPAN_DTYPE, StreamLabels, encode_stream
+from axonal.io import atomic_open, cache_file
 
 __all__ = ["NeuroMorse", "NeuroMorseStream"]
 
@@ -97,6 +101,27 @@ class NeuroMorse:
         return events, target
 
 
+def _load_stream(path: Path) -> tuple[np.ndarray, np.ndarray] | None:
+    """Events and word spans from a cache file, or ``None`` if it is missing or unreadable."""
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            events = make_events(f["t"], f["x"])
+            spans = np.zeros(len(f["start"]), dtype=WORD_SPAN_DTYPE)
+            for name in WORD_SPAN_DTYPE.names:
+                spans[name] = f[name]
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+        return None
+    return events, spans
+
+
+def _save_stream(path: Path, events: np.ndarray, spans: np.ndarray) -> None:
+    with atomic_open(path, binary=True) as f:
+        np.savez(
+            f, t=events["t"], x=events["x"], start=spans["start"], end=spans["end"],
+            label=spans["label"],
+        )  # fmt: skip
+
+
 class NeuroMorseStream:
     """The keyword-spotting test stream: running English text as one noisy spike stream.
 
@@ -113,6 +138,9 @@ class NeuroMorseStream:
             :mod:`axonal.data.neuromorse.corpus`). It is lower-cased and stripped of
             punctuation by :func:`clean_words`.
         transform: applied to the events (e.g. ``ToDense(stream.num_steps)``).
+        cache: keep the generated stream under ``$AXONAL_CACHE/neuromorse/`` (default
+            ``~/.cache/axonal``), keyed by the words, noise and seed, and load it from there
+            next time; a missing or unreadable file is regenerated.
 
     Attributes:
         text_words: the encoded words, in order.
@@ -138,6 +166,7 @@ class NeuroMorseStream:
         seed: int = 0,
         text: str | None = None,
         transform: Callable[[np.ndarray], Any] | None = None,
+        cache: bool = True,
     ) -> None:
         words = corpus_words() if text is None else clean_words(text)
         if num_words is not None:
@@ -152,9 +181,24 @@ class NeuroMorseStream:
         self.transform = transform
         self.source = CORPUS_SOURCE if text is None else "user text"
         self.text_words: tuple[str, ...] = tuple(words)
-        clean, self.labels = encode_stream(words)
-        rng = np.random.default_rng(np.random.SeedSequence([self.seed, _STREAM_CODE]))
-        self.events = add_noise(clean, self.noise, rng, clip_negative=False)
+        path = self._cache_path() if cache else None
+        cached = None if path is None else _load_stream(path)
+        if cached is None:
+            clean, self.labels = encode_stream(words)
+            rng = np.random.default_rng(np.random.SeedSequence([self.seed, _STREAM_CODE]))
+            self.events = add_noise(clean, self.noise, rng, clip_negative=False)
+            if path is not None:
+                _save_stream(path, self.events, self.words)
+        else:
+            self.events, spans = cached
+            self.labels = StreamLabels.from_words(spans)
+
+    def _cache_path(self) -> Path:
+        text = hashlib.sha256(" ".join(self.text_words).encode()).hexdigest()
+        noise = [self.noise.dropout, self.noise.jitter, self.noise.poisson]
+        return cache_file(
+            "neuromorse", {"format": 1, "text": text, "noise": noise, "seed": self.seed}
+        )
 
     @property
     def words(self) -> np.ndarray:
