@@ -1,0 +1,26 @@
+"""Spiking architectures built from :mod:`axonal.nn`, with a name registry.
+
+``create_model("sew_resnet_tiny", in_channels=2, num_classes=10)``; ``list_models()``.
+"""
+
+from axonal.models.registry import create_model, list_models, register_model
+from axonal.models.resnet import SpikingBasicBlock, SpikingResNet, make_neuron
+from axonal.models.sma import SMA, SMAAttention, attention_zoneout, weigh, zoneout_mask
+from axonal.models.transformer import Residual, SpikeDrivenAttention, SpikeDrivenTransformer
+
+__all__ = [
+    "SMA",
+    "Residual",
+    "SMAAttention",
+    "SpikeDrivenAttention",
+    "SpikeDrivenTransformer",
+    "SpikingBasicBlock",
+    "SpikingResNet",
+    "attention_zoneout",
+    "create_model",
+    "list_models",
+    "make_neuron",
+    "register_model",
+    "weigh",
+    "zoneout_mask",
+]
