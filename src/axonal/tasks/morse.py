@@ -220,9 +220,9 @@ def plasticity_rules(model: snn.Sequential, kind: str) -> list[PlasticityRule]:
 
     - ``"ssdp"``: SSDP (paper defaults) on the hidden-to-hidden weight (pre: first LIF layer,
       post: second) and on the readout weight (pre: second LIF layer, post: readout membrane
-      above 0, the reference code's "classifier output > 0"), from epoch 2 on.
+      above 0, the reference code's "classifier output > 0"), after a 2-epoch warm-up.
     - ``"stdp"``: additive pair STDP (amplitudes 1e-4, tau 20 steps) on the hidden-to-hidden
-      weight, from epoch 2 on.
+      weight, after a 2-epoch warm-up.
     - ``"none"``: no rule.
     """
     if kind == "none":
