@@ -87,6 +87,14 @@ class Neuron(SpikingModule):
         else:
             self.register_buffer(name, tensor)
 
+    def _decay(self, name: str, dtype: torch.dtype) -> Tensor:
+        """A per-step decay constant (``beta``, ``alpha``) cast to ``dtype``; a trainable one is
+        clamped to [0, 1] first, since the optimizer may push it outside."""
+        value = getattr(self, name)
+        if isinstance(value, nn.Parameter):
+            value = value.clamp(0, 1)
+        return value.to(dtype)
+
     def _drive(self, x: Tensor) -> Tensor:
         return x if self.input_scale is None else x * self.input_scale.to(x.dtype)
 

@@ -150,4 +150,5 @@ class CubaLI(Neuron):
         return cls(alpha=alpha, beta=beta, v_leak=v_leak, input_scale=gain)
 
     def parameters_for(self, dtype: torch.dtype) -> F.CubaLIParameters:
-        return F.CubaLIParameters(self.alpha.to(dtype), self.beta.to(dtype), self.v_leak)
+        alpha, beta = self._decay("alpha", dtype), self._decay("beta", dtype)
+        return F.CubaLIParameters(alpha, beta, self.v_leak)

@@ -79,16 +79,11 @@ class _Leaky(Neuron):
         self.state_quant = state_quant
         self.reset_mode = F.check_reset(reset)
         self.surrogate = None if surrogate is None else get_surrogate(surrogate)
-        self.learn_beta = learn_beta
         self.detach_reset = detach_reset
         self.v_reset = float(v_reset)
         self.v_leak = float(v_leak)
         self._value("beta", beta, learn_beta)
         self._value("threshold", threshold, learn_threshold)
-
-    def _beta(self, dtype: torch.dtype) -> Tensor:
-        beta = self.beta.clamp(0, 1) if self.learn_beta else self.beta
-        return beta.to(dtype)
 
     @classmethod
     def from_continuous(
@@ -155,7 +150,7 @@ class LIF(_Leaky):
 
     def parameters_for(self, dtype: torch.dtype) -> F.LIFParameters:
         return F.LIFParameters(
-            self._beta(dtype), self.threshold.to(dtype), self.reset_mode, self.v_reset,
+            self._decay("beta", dtype), self.threshold.to(dtype), self.reset_mode, self.v_reset,
             self.v_leak, self.surrogate, self.detach_reset, self.state_quant,
         )  # fmt: skip
 
@@ -196,7 +191,7 @@ class ILIF(_Leaky):
 
     def parameters_for(self, dtype: torch.dtype) -> F.ILIFParameters:
         return F.ILIFParameters(
-            self._beta(dtype), self.threshold.to(dtype), self.max_spikes, self.reset_mode,
+            self._decay("beta", dtype), self.threshold.to(dtype), self.max_spikes, self.reset_mode,
             self.v_reset, self.v_leak, self.detach_reset, self.state_quant,
         )  # fmt: skip
 
@@ -245,7 +240,7 @@ class ALIF(_Leaky):
 
     def parameters_for(self, dtype: torch.dtype) -> F.ALIFParameters:
         return F.ALIFParameters(
-            self._beta(dtype), self.threshold.to(dtype), self.adapt_decay.to(dtype),
+            self._decay("beta", dtype), self.threshold.to(dtype), self.adapt_decay.to(dtype),
             self.adapt_strength.to(dtype), self.reset_mode, self.v_reset, self.v_leak,
             self.surrogate, self.detach_reset, self.state_quant,
         )  # fmt: skip
@@ -279,7 +274,6 @@ class CubaLIF(_Leaky):
             v_reset, v_leak, input_scale, state_quant,
         )  # fmt: skip
         _check_range("alpha", alpha, 0.0, 1.0)
-        self.learn_alpha = learn_alpha
         self._value("alpha", alpha, learn_alpha)
 
     @classmethod
@@ -308,10 +302,10 @@ class CubaLIF(_Leaky):
         )  # fmt: skip
 
     def parameters_for(self, dtype: torch.dtype) -> F.CubaLIFParameters:
-        alpha = self.alpha.clamp(0, 1) if self.learn_alpha else self.alpha
         return F.CubaLIFParameters(
-            alpha.to(dtype), self._beta(dtype), self.threshold.to(dtype), self.reset_mode,
-            self.v_reset, self.v_leak, self.surrogate, self.detach_reset, self.state_quant,
+            self._decay("alpha", dtype), self._decay("beta", dtype), self.threshold.to(dtype),
+            self.reset_mode, self.v_reset, self.v_leak, self.surrogate, self.detach_reset,
+            self.state_quant,
         )  # fmt: skip
 
 
@@ -387,7 +381,6 @@ class LI(Neuron):
     ) -> None:
         super().__init__(input_scale)
         _check_range("beta", beta, 0.0, 1.0)
-        self.learn_beta = learn_beta
         self.v_leak = float(v_leak)
         self.state_quant = state_quant
         self._value("beta", beta, learn_beta)
@@ -401,8 +394,7 @@ class LI(Neuron):
         return cls(beta=beta, v_leak=v_leak, input_scale=(1 - beta) * torch.as_tensor(r))
 
     def parameters_for(self, dtype: torch.dtype) -> F.LIParameters:
-        beta = self.beta.clamp(0, 1) if self.learn_beta else self.beta
-        return F.LIParameters(beta.to(dtype), self.v_leak, self.state_quant)
+        return F.LIParameters(self._decay("beta", dtype), self.v_leak, self.state_quant)
 
 
 class LIFCell(CellMode, LIF):

@@ -30,7 +30,7 @@ import numpy as np
 from numba import njit
 
 from axonal.data.events.recording import EVENT_DTYPE
-from axonal.data.events.transforms import _generator
+from axonal.data.events.transforms import as_generator
 
 MIN_THRESHOLD = 0.01
 """Smallest per-pixel contrast threshold (log units) after mismatch is drawn."""
@@ -80,7 +80,7 @@ class EventSimulator:
         """
         intensity = _check_frames(frames)
         t = _check_timestamps(timestamps_us, intensity.shape[0])
-        rng = _generator(seed)
+        rng = as_generator(seed)
         _, height, width = intensity.shape
         c_on = self._pixel_thresholds(self.threshold_on, (height, width), rng)
         c_off = self._pixel_thresholds(self.threshold_off, (height, width), rng)

@@ -15,7 +15,8 @@ from numba import njit
 from axonal.data.events.recording import as_events, check_sensor_size
 
 
-def _generator(seed: int | np.random.Generator) -> np.random.Generator:
+def as_generator(seed: int | np.random.Generator) -> np.random.Generator:
+    """A numpy Generator from an int seed, or the Generator itself."""
     if isinstance(seed, np.random.Generator):
         return seed
     if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
@@ -113,7 +114,7 @@ class SpatialJitter:
     rng: np.random.Generator = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self.rng = _generator(self.seed)
+        self.rng = as_generator(self.seed)
 
     def __call__(self, events: np.ndarray) -> np.ndarray:
         events = as_events(events)
@@ -138,7 +139,7 @@ class TimeJitter:
     rng: np.random.Generator = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self.rng = _generator(self.seed)
+        self.rng = as_generator(self.seed)
 
     def __call__(self, events: np.ndarray) -> np.ndarray:
         events = as_events(events)
@@ -160,7 +161,7 @@ class DropEvent:
     def __post_init__(self) -> None:
         if not 0 <= self.p <= 1:
             raise ValueError(f"p must be in [0, 1], got {self.p}")
-        self.rng = _generator(self.seed)
+        self.rng = as_generator(self.seed)
 
     def __call__(self, events: np.ndarray) -> np.ndarray:
         events = as_events(events)

@@ -151,8 +151,8 @@ class NeuroMorseStream:
         num_steps: ``last end time + 1``; a dense tensor of this length covers every label.
         source: where the text came from.
 
-    The stream is built in memory: the whole default corpus (62k words, 6.6M steps, 1.9M
-    events with the strongest noise) takes under a second, so nothing is cached on disk.
+    Building the whole default corpus (62k words, 6.6M steps, 1.9M events with the strongest
+    noise) takes under a second; with ``cache=True`` later constructions load it from disk.
     """
 
     classes: tuple[str, ...] = KEYWORDS
