@@ -15,16 +15,23 @@ from axonal.data.events.recording import (
 from axonal.data.events.representations import to_frames, to_time_surface, to_voxel_grid
 from axonal.data.events.simulator import EventSimulator
 from axonal.data.events.transforms import (
+    CenterCrop,
     CropTime,
     Denoise,
     Downsample,
     DropEvent,
+    MergePolarities,
+    RandomCrop,
+    RandomFlip,
+    RefractoryPeriod,
     SpatialJitter,
     TimeJitter,
+    UniformNoise,
 )
 
 __all__ = [
     "EVENT_DTYPE",
+    "CenterCrop",
     "CropTime",
     "Denoise",
     "Downsample",
@@ -33,9 +40,14 @@ __all__ = [
     "EventRecording",
     "EventSimulator",
     "FileInfo",
+    "MergePolarities",
     "NDigits",
+    "RandomCrop",
+    "RandomFlip",
+    "RefractoryPeriod",
     "SpatialJitter",
     "TimeJitter",
+    "UniformNoise",
     "as_events",
     "iter_chunks",
     "probe",

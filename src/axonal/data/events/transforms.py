@@ -166,3 +166,187 @@ class DropEvent:
     def __call__(self, events: np.ndarray) -> np.ndarray:
         events = as_events(events)
         return events[self.rng.random(len(events)) >= self.p]
+
+
+def _crop(events: np.ndarray, left: int, top: int, width: int, height: int) -> np.ndarray:
+    """Events inside the box ``[left, left + width) x [top, top + height)``, shifted so the box
+    starts at ``(0, 0)``. A negative ``left``/``top`` (a box larger than the sensor) keeps every
+    event and moves it right/down, i.e. pads."""
+    x, y = events["x"].astype(np.int64), events["y"].astype(np.int64)
+    keep = (x >= left) & (x < left + width) & (y >= top) & (y < top + height)
+    out = events[keep].copy()
+    out["x"] = x[keep] - left
+    out["y"] = y[keep] - top
+    return out
+
+
+def _crop_size(size: int | tuple[int, int]) -> tuple[int, int]:
+    """``(width, height)`` of a crop from an int (square) or a pair."""
+    width, height = (size, size) if isinstance(size, (int, np.integer)) else size
+    if int(width) < 1 or int(height) < 1:
+        raise ValueError(f"crop size must be positive (width, height), got {size}")
+    return int(width), int(height)
+
+
+@dataclass(frozen=True)
+class CenterCrop:
+    """Keep the central ``size`` = ``(width, height)`` (or an int: square) window of a
+    ``sensor_size`` sensor and shift coordinates to start at 0; the new sensor size is ``size``.
+
+    Same rule as Tonic's ``CenterCrop`` (offsets ``(W - w) // 2``, ``(H - h) // 2``), including
+    a window larger than the sensor, which pads: events move to the centre of the larger frame.
+    """
+
+    sensor_size: tuple[int, ...]
+    size: int | tuple[int, int]
+
+    def __post_init__(self) -> None:
+        check_sensor_size(self.sensor_size)
+        _crop_size(self.size)
+
+    def __call__(self, events: np.ndarray) -> np.ndarray:
+        events = as_events(events)
+        sensor_w, sensor_h = check_sensor_size(self.sensor_size)
+        width, height = _crop_size(self.size)
+        return _crop(events, (sensor_w - width) // 2, (sensor_h - height) // 2, width, height)
+
+
+@dataclass
+class RandomCrop:
+    """Keep a ``size`` = ``(width, height)`` window at a uniformly random position inside the
+    ``sensor_size`` sensor (a new position per call) and shift coordinates to start at 0."""
+
+    sensor_size: tuple[int, ...]
+    size: int | tuple[int, int]
+    seed: int | np.random.Generator = 0
+    rng: np.random.Generator = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        sensor_w, sensor_h = check_sensor_size(self.sensor_size)
+        width, height = _crop_size(self.size)
+        if width > sensor_w or height > sensor_h:
+            raise ValueError(
+                f"crop size {(width, height)} is larger than the sensor {(sensor_w, sensor_h)}"
+            )
+        self.rng = as_generator(self.seed)
+
+    def __call__(self, events: np.ndarray) -> np.ndarray:
+        events = as_events(events)
+        sensor_w, sensor_h = check_sensor_size(self.sensor_size)
+        width, height = _crop_size(self.size)
+        left = int(self.rng.integers(0, sensor_w - width + 1))
+        top = int(self.rng.integers(0, sensor_h - height + 1))
+        return _crop(events, left, top, width, height)
+
+
+@njit(cache=True)
+def _outside_refractory(x: np.ndarray, y: np.ndarray, t: np.ndarray, width: int, height: int,
+                        refractory: int) -> np.ndarray:
+    """``[N]`` bool: more than ``refractory`` us since the pixel's last *kept* event."""
+    last = np.full((height, width), np.iinfo(np.int64).min // 2, dtype=np.int64)
+    keep = np.zeros(x.shape[0], dtype=np.bool_)
+    for i in range(x.shape[0]):
+        if t[i] - last[y[i], x[i]] > refractory:
+            keep[i] = True
+            last[y[i], x[i]] = t[i]
+    return keep
+
+
+@dataclass(frozen=True)
+class RefractoryPeriod:
+    """Drop an event when its pixel emitted a kept event at most ``refractory_us`` earlier.
+
+    As in a sensor pixel, only emitted (kept) events start a refractory period. Tonic's
+    ``RefractoryPeriod`` also restarts it at dropped events, so it drops a superset of these
+    drops in bursts longer than the period; where no dropped event falls inside another's
+    period both keep the same events (tested).
+    """
+
+    refractory_us: int
+
+    def __post_init__(self) -> None:
+        if self.refractory_us < 0:
+            raise ValueError(f"refractory_us must be >= 0, got {self.refractory_us}")
+
+    def __call__(self, events: np.ndarray) -> np.ndarray:
+        events = as_events(events)
+        if len(events) == 0:
+            return events.copy()
+        x, y = events["x"].astype(np.int64), events["y"].astype(np.int64)
+        keep = _outside_refractory(x, y, events["t"].astype(np.int64), int(x.max()) + 1,
+                                   int(y.max()) + 1, int(self.refractory_us))
+        return events[keep]
+
+
+@dataclass
+class UniformNoise:
+    """Add ``n`` background events, uniform over the ``sensor_size`` pixels, both polarities
+    and the time span ``[t_min, t_max]`` of the input, then sort stably by time.
+
+    Tonic's ``UniformNoise`` draws the same distribution (from the global NumPy RNG).
+    """
+
+    sensor_size: tuple[int, ...]
+    n: int
+    seed: int | np.random.Generator = 0
+    rng: np.random.Generator = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        check_sensor_size(self.sensor_size)
+        if self.n < 0:
+            raise ValueError(f"n must be >= 0, got {self.n}")
+        self.rng = as_generator(self.seed)
+
+    def __call__(self, events: np.ndarray) -> np.ndarray:
+        events = as_events(events)
+        if len(events) == 0:
+            raise ValueError("UniformNoise needs at least one event to take the time span from")
+        width, height = check_sensor_size(self.sensor_size)
+        noise = np.zeros(self.n, dtype=events.dtype)
+        noise["x"] = self.rng.integers(0, width, self.n)
+        noise["y"] = self.rng.integers(0, height, self.n)
+        noise["t"] = self.rng.integers(int(events["t"].min()), int(events["t"].max()) + 1, self.n)
+        noise["p"] = self.rng.integers(0, 2, self.n)
+        merged = np.concatenate([events, noise])
+        return merged[np.argsort(merged["t"], kind="stable")]
+
+
+@dataclass
+class RandomFlip:
+    """With probability ``p`` (one draw per call) mirror the events: ``axis="x"`` maps
+    ``x -> W - 1 - x`` (left-right), ``axis="y"`` maps ``y -> H - 1 - y`` (up-down),
+    ``axis="p"`` swaps the polarities ``0 <-> 1``. Tonic: ``RandomFlipLR``, ``RandomFlipUD``,
+    ``RandomFlipPolarity``."""
+
+    sensor_size: tuple[int, ...]
+    axis: str = "x"
+    p: float = 0.5
+    seed: int | np.random.Generator = 0
+    rng: np.random.Generator = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        check_sensor_size(self.sensor_size)
+        if self.axis not in ("x", "y", "p"):
+            raise ValueError(f"axis must be 'x', 'y' or 'p', got {self.axis!r}")
+        if not 0 <= self.p <= 1:
+            raise ValueError(f"p must be in [0, 1], got {self.p}")
+        self.rng = as_generator(self.seed)
+
+    def __call__(self, events: np.ndarray) -> np.ndarray:
+        out = as_events(events).copy()
+        if self.rng.random() >= self.p:
+            return out
+        width, height = check_sensor_size(self.sensor_size)
+        top = {"x": width - 1, "y": height - 1, "p": 1}[self.axis]
+        out[self.axis] = top - out[self.axis].astype(np.int64)
+        return out
+
+
+@dataclass(frozen=True)
+class MergePolarities:
+    """Set every polarity to 0 (one channel), as Tonic's ``MergePolarities``."""
+
+    def __call__(self, events: np.ndarray) -> np.ndarray:
+        out = as_events(events).copy()
+        out["p"] = 0
+        return out
