@@ -5,10 +5,13 @@ stacked outputs and the final state. It uses a fused kernel registered for ``ste
 backend allows one and the kernel supports the arguments, else the reference loop
 (:mod:`axonal.kernels.reference`), which every kernel is tested against.
 
-Backends: ``"auto"`` (default: the fastest kernel available for the device and dtype; today the
-CPU kernels for CPU float32/float64), ``"cpu"`` (the CPU kernels only) and ``"reference"``.
-Choose with :func:`set_backend` or the environment variable ``AXONAL_BACKEND`` (read when this
-module is imported). :func:`last_backend` tells which one ran the latest scan.
+Backends: ``"auto"`` (default: the fastest kernel available for the device and dtype: the
+Triton kernels for CUDA float32/float64, the CPU kernels for CPU float32/float64),
+``"triton"`` (:mod:`axonal.kernels.gpu` only), ``"cpu"`` (:mod:`axonal.kernels.cpu` only) and
+``"reference"``. Choose with :func:`set_backend` or the environment variable
+``AXONAL_BACKEND`` (read when this module is imported). A kernel module that cannot be
+imported (numba or triton missing) is skipped with one warning. :func:`last_backend` tells
+which one ran the latest scan.
 """
 
 from __future__ import annotations
@@ -26,8 +29,8 @@ from axonal.kernels import reference
 
 __all__ = ["BACKENDS", "get_backend", "last_backend", "scan", "set_backend"]
 
-BACKENDS = ("auto", "cpu", "reference")
-_KERNELS = {"auto": ("cpu",), "cpu": ("cpu",), "reference": ()}  # tried in order
+BACKENDS = ("auto", "triton", "cpu", "reference")
+_MODULES = {"triton": "gpu", "cpu": "cpu"}  # backend -> module axonal.kernels.<module>
 
 
 def _check(name: object, source: str) -> str:
@@ -48,21 +51,22 @@ def set_backend(name: str) -> None:
 
 
 def get_backend() -> str:
-    """The backend :func:`scan` uses: ``"auto"``, ``"cpu"`` or ``"reference"``."""
+    """The backend :func:`scan` uses: one of :data:`BACKENDS`."""
     return _backend
 
 
 def last_backend() -> str | None:
-    """Which implementation ran the latest :func:`scan` (``"cpu"`` or ``"reference"``), or
-    ``None`` before the first."""
+    """Which implementation ran the latest :func:`scan` (``"triton"``, ``"cpu"`` or
+    ``"reference"``), or ``None`` before the first."""
     return _last
 
 
 def _kernel_module(name: str) -> ModuleType | None:
-    """Import ``axonal.kernels.<name>`` once; warn once and return None if it cannot load."""
+    """Import the kernels of backend ``name`` once; warn once and return None if they cannot
+    load."""
     if name not in _modules:
         try:
-            _modules[name] = importlib.import_module(f"axonal.kernels.{name}")
+            _modules[name] = importlib.import_module(f"axonal.kernels.{_MODULES[name]}")
         except ImportError as error:
             warnings.warn(
                 f"axonal: the {name} kernels are unavailable ({error}); using the reference scan",
@@ -73,8 +77,16 @@ def _kernel_module(name: str) -> ModuleType | None:
     return _modules[name]
 
 
+def _candidates(x: Tensor) -> tuple[str, ...]:
+    """The kernel backends to try in order (Triton is imported only for CUDA tensors under
+    ``"auto"``)."""
+    if _backend == "auto":
+        return ("triton", "cpu") if isinstance(x, Tensor) and x.is_cuda else ("cpu",)
+    return () if _backend == "reference" else (_backend,)
+
+
 def _fused(step: Callable, x: Tensor, state: Any, params: Any) -> tuple[str, Callable] | None:
-    for name in _KERNELS[_backend]:
+    for name in _candidates(x):
         module = _kernel_module(name)
         fused = module.lookup(step, x, state, params) if module is not None else None
         if fused is not None:

@@ -1,0 +1,388 @@
+"""Fused GPU scans (Triton): each neuron's whole forward and backward over time in one launch.
+
+``lookup(step, x, state, params)`` returns the fused scan registered for the one-step function
+``step`` (:data:`FUSED`) when it supports these arguments, else ``None``; a fused scan has the
+signature and results of ``reference.scan(step, ...)``. Supported: CUDA float32/float64 inputs
+``[T, B, ...]``, states shaped like one step, tensor parameters of the input's dtype and device
+that broadcast to one step, the built-in surrogates (not ``Custom``), no ``state_quant``,
+``max_spikes < 2**22``, and gradients with respect to the input, the initial state and every
+parameter except ``v_reset`` (the contract of :mod:`axonal.kernels.cpu`). Under Triton's interpreter
+(``TRITON_INTERPRET=1`` set before this module is imported) the same kernels take CPU tensors
+instead, so that they can be tested without a GPU.
+
+How it runs: one program per block of neurons loops over all T steps inside the kernel
+(:mod:`axonal.kernels.gpu.kernels`); outputs and states are bitwise those of the reference scan
+on the same device, gradients equal up to rounding.
+
+Memory: for the backward a scan keeps its input ``x`` (a reference, not a copy) and the state
+every ``kernels.CHUNK`` = 32 steps; the backward replays each chunk from its checkpoint into a
+scratch buffer of ``CHUNK`` steps (1 to 3 rows of ``[B, ...]`` per step), bitwise as the
+forward ran it, and walks it backwards. Besides the output (and, in the backward, the input
+gradient) nothing per step is allocated.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Callable
+from contextlib import nullcontext
+from typing import Any, NamedTuple
+
+import torch
+import triton
+from torch import Tensor
+from torch.autograd.function import once_differentiable
+
+from axonal.functional import neurons as F
+from axonal.functional.surrogate import (
+    ATan,
+    FastSigmoid,
+    Sigmoid,
+    StraightThrough,
+    Surrogate,
+    Triangle,
+)
+from axonal.kernels.gpu import kernels as K
+
+__all__ = [
+    "DEVICE_TYPE",
+    "FUSED",
+    "alif_scan",
+    "cuba_li_scan",
+    "cuba_lif_scan",
+    "if_scan",
+    "ilif_scan",
+    "li_scan",
+    "lif_scan",
+    "lookup",
+]
+
+DEVICE_TYPE = "cpu" if K.INTERPRET else "cuda"  # where the kernels' tensors live
+_RESETS = {"subtract": K.SUBTRACT.value, "zero": K.ZERO.value, "none": K.NONE.value}
+_DTYPES = (torch.float32, torch.float64)
+_MAGIC = {torch.float32: 2.0**23, torch.float64: 2.0**52}  # round half to even below these
+
+# built-in surrogates (exact types: a subclass may change the derivative): code, constants
+_SURROGATES: dict[type, tuple[int, Callable[[Any], tuple[float, float]]]] = {
+    ATan: (K.ATAN.value, lambda s: (s.alpha / 2, math.pi / 2 * s.alpha)),
+    FastSigmoid: (K.FAST_SIGMOID.value, lambda s: (s.slope, 0.0)),
+    Sigmoid: (K.SIGMOID.value, lambda s: (s.slope, 0.0)),
+    Triangle: (K.TRIANGLE.value, lambda s: (s.width, 0.0)),
+    StraightThrough: (K.STRAIGHT_THROUGH.value, lambda s: (s.window, 0.0)),
+}
+
+
+class _Config(NamedTuple):
+    """What the kernels are compiled for (``flags``), and their scalar constants ``consts``:
+    the surrogate's two, ``1 / max_spikes`` and ``1 / threshold`` (I-LIF)."""
+
+    model: int
+    flags: dict[str, int | float]
+    consts: tuple[float, float, float, float]
+
+
+def _has_leak(v_leak: Tensor | float) -> bool:
+    """The functional code adds the leak term unless ``v_leak`` is the number 0."""
+    return not (isinstance(v_leak, (int, float)) and v_leak == 0)
+
+
+def _config(
+    model: int,
+    x: Tensor,
+    reset: str = "none",
+    detach_reset: bool = True,
+    v_leak: Tensor | float = 0.0,
+    surrogate: Surrogate | None = None,
+    max_spikes: int = 1,
+    threshold: Tensor | float = 1.0,
+) -> _Config:
+    """Torch on CUDA divides by a host scalar (``max_spikes``, a Python-number threshold) as a
+    product with its reciprocal, rounded in the input's dtype; I-LIF repeats that there."""
+    kind, constants = _SURROGATES.get(type(surrogate), (0, lambda _: (0.0, 0.0)))
+    on_cuda = x.device.type == "cuda"
+    recip_thr = on_cuda and not isinstance(threshold, Tensor)
+    flags = {
+        "MODE": _RESETS[reset],
+        "HAS_LEAK": int(_has_leak(v_leak)),
+        "D": max_spikes,
+        "RECIP_D": int(on_cuda),
+        "RECIP_THR": int(recip_thr),
+        "MAGIC": _MAGIC[x.dtype],
+        "DETACH": int(detach_reset),
+        "KIND": kind,
+    }
+    inverse = [
+        (torch.tensor(1.0, dtype=x.dtype) / torch.tensor(v, dtype=x.dtype)).item()
+        for v in (max_spikes, threshold if recip_thr else 1.0)
+    ]
+    return _Config(model, flags, (*constants(surrogate), *inverse))
+
+
+def _leak(beta: Tensor | float, v_leak: Tensor | float) -> Tensor | float:
+    """``(1 - beta) * v_leak`` computed as the functional code does, or 0 when it is skipped."""
+    return (1 - beta) * v_leak if _has_leak(v_leak) else 0.0
+
+
+def _broadcasts_to(shape: torch.Size, target: torch.Size) -> bool:
+    """Whether ``shape`` broadcasts to ``target`` without enlarging it."""
+    if len(shape) > len(target):
+        return False
+    return all(a in (1, b) for a, b in zip(reversed(shape), reversed(target), strict=False))
+
+
+def _same_kind(t: object, x: Tensor) -> bool:
+    return isinstance(t, Tensor) and t.dtype == x.dtype and t.device == x.device
+
+
+def _parameter_supported(name: str, value: object, x: Tensor) -> bool:
+    if isinstance(value, Tensor):
+        learnable_v_reset = name == "v_reset" and value.requires_grad
+        return (
+            _same_kind(value, x)
+            and _broadcasts_to(value.shape, x.shape[1:])
+            and not learnable_v_reset
+        )
+    if isinstance(value, Surrogate):
+        return type(value) in _SURROGATES
+    if name == "reset":
+        return value in _RESETS
+    if name == "max_spikes":
+        return isinstance(value, int) and 1 <= value < 2**22  # exact rounding below MAGIC
+    if name == "state_quant":  # an arbitrary function of the membrane: not fused
+        return value is None
+    return True
+
+
+def _supported(x: Tensor, state: Any, params: Any) -> bool:
+    """Whether the kernels compute exactly what the reference scan would for these inputs."""
+    if not isinstance(x, Tensor) or x.device.type != DEVICE_TYPE or x.dtype not in _DTYPES:
+        return False
+    if x.dim() < 2 or x.numel() == 0 or not isinstance(state, tuple):
+        return False
+    if not all(_same_kind(s, x) and s.shape == x.shape[1:] for s in state):
+        return False
+    fields = params._asdict().items() if hasattr(params, "_asdict") else None
+    return fields is not None and all(_parameter_supported(k, v, x) for k, v in fields)
+
+
+def _launch(x: Tensor) -> tuple[tuple[int], dict[str, Any], Any]:
+    """Grid, launch options and device guard for ``x [T, M]``: ``K.BLOCK`` neurons per
+    program, 128 below 2^17 neurons so that a small layer still spreads over many programs.
+    ``enable_fp_fusion=False``: no fused multiply-add, as the reference computes."""
+    neurons = x.shape[1]
+    block = K.BLOCK if neurons >= 1 << 17 else 128
+    guard = torch.cuda.device(x.device) if x.device.type == "cuda" else nullcontext()
+    options = {"BLOCK": block, "num_warps": 4, "enable_fp_fusion": False}
+    return (triton.cdiv(neurons, block),), options, guard
+
+
+@functools.lru_cache(maxsize=256)
+def _device_consts(values: tuple[float, ...], dtype: torch.dtype, device: torch.device) -> Tensor:
+    """``values`` as a tensor on ``device``, copied there once (a copy from the host waits for
+    the device to finish its queued work)."""
+    return torch.tensor(values, dtype=dtype).to(device)
+
+
+def _consts(config: _Config, x: Tensor) -> Tensor:
+    return _device_consts(config.consts, x.dtype, x.device)
+
+
+def _forward(
+    x: Tensor, state: Tensor, rows: Tensor, config: _Config, save: bool
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Run the forward kernel on ``x [T, M]``; returns outputs, final state and checkpoints
+    (empty unless ``save``)."""
+    steps, neurons = x.shape
+    chunks = triton.cdiv(steps, K.CHUNK)
+    out = torch.empty_like(x)
+    final = state.detach().clone()
+    ckpt = x.new_empty((chunks, *state.shape) if save else (0,))
+    grid, options, guard = _launch(x)
+    f = config.flags
+    with guard:
+        K.forward[grid](
+            x, final, rows, _consts(config, x), out, ckpt, steps, neurons, chunks,
+            MODEL=config.model, MODE=f["MODE"], HAS_LEAK=f["HAS_LEAK"], D=f["D"],
+            RECIP_D=f["RECIP_D"], RECIP_THR=f["RECIP_THR"], MAGIC=f["MAGIC"], SAVE=int(save),
+            CHUNK=K.CHUNK, **options,
+        )  # fmt: skip
+    return out, final, ckpt
+
+
+def _per_step(g: Tensor) -> Tensor:
+    """A ``[T, M]`` gradient, or its first row ``[1, M]`` when it is constant over time (e.g.
+    after ``out.sum()``), as a contiguous tensor."""
+    return (g[:1] if g.stride(0) == 0 else g).contiguous()
+
+
+def _rows(values: list[Tensor | float], step: torch.Size, x: Tensor) -> Tensor:
+    """Parameters as rows ``[6, M]`` of per-neuron values in ``x``'s dtype and device: tensors
+    broadcast to one ``step``, numbers filled in (rounded as ``torch.as_tensor`` would; filling
+    needs no copy from the host, which would wait for the device)."""
+    rows = x.new_empty(len(values), *step)
+    for row, v in zip(rows, values, strict=True):
+        if isinstance(v, Tensor):
+            row.copy_(v.detach().expand(step))
+        else:
+            row.fill_(v)
+    return rows.reshape(len(values), -1)
+
+
+def _backward(
+    g_out: Tensor, g_final: Tensor, x: Tensor, ckpt: Tensor, rows: Tensor, config: _Config,
+    want_params: bool,
+) -> tuple[Tensor, Tensor, Tensor]:  # fmt: skip
+    """Run the backward kernel: dL/dx ``[T, M]``, dL/d(initial state) ``[S, M]`` and the
+    parameter gradients ``[6, M]`` in float64 (zeros unless ``want_params``)."""
+    steps, neurons = x.shape
+    g_out = _per_step(g_out)
+    g_state = g_final.clone(memory_format=torch.contiguous_format)
+    gx = torch.empty_like(x)
+    gp = torch.zeros((6, neurons) if want_params else (0,), dtype=torch.float64, device=x.device)
+    scratch_rows = ckpt.shape[1] + int(want_params)
+    scratch = x.new_empty(min(K.CHUNK, steps), scratch_rows, neurons)
+    grid, options, guard = _launch(x)
+    f = config.flags
+    with guard:
+        K.backward[grid](
+            g_out, g_state, x, ckpt, rows, _consts(config, x), gx, gp, scratch, steps, neurons,
+            ckpt.shape[0], MODEL=config.model, MODE=f["MODE"], HAS_LEAK=f["HAS_LEAK"],
+            D=f["D"], RECIP_D=f["RECIP_D"], RECIP_THR=f["RECIP_THR"], MAGIC=f["MAGIC"],
+            DETACH=f["DETACH"], KIND=f["KIND"], PER_STEP=int(g_out.shape[0] > 1),
+            WANT_P=int(want_params), CHUNK=K.CHUNK, **options,
+        )  # fmt: skip
+    return gx, g_state, gp
+
+
+class _Scan(torch.autograd.Function):
+    """Fused scan: ``(x [T, M], state [S, M], step, config, *params) -> (out [T, M], final)``.
+
+    Keeps ``x`` and the checkpoints for the backward, which replays the forward from them.
+    Parameter gradients are summed over time in float64 per neuron, over the batch (and the
+    neurons, for a scalar) in float64 too, and only then rounded.
+    """
+
+    @staticmethod
+    def forward(ctx, x, state, step, config, *params):  # type: ignore[override]
+        rows = _rows(list(params), step, x)
+        out, final, ckpt = _forward(x, state, rows, config, save=True)
+        ctx.save_for_backward(x, ckpt, rows)
+        ctx.step, ctx.config = step, config
+        ctx.shapes = [p.shape if isinstance(p, Tensor) else None for p in params]
+        return out, final
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, g_out, g_final):  # type: ignore[override]
+        x, ckpt, rows = ctx.saved_tensors
+        want = ctx.needs_input_grad[4:]
+        gx, g_state, gp = _backward(g_out, g_final, x, ckpt, rows, ctx.config, any(want))
+        g_params = [
+            gp[i].reshape(ctx.step).sum_to_size(shape).to(x.dtype) if wanted else None
+            for i, (wanted, shape) in enumerate(zip(want, ctx.shapes, strict=True))
+        ]
+        return gx, g_state, None, None, *g_params
+
+
+def _scan(
+    x: Tensor, state: tuple[Tensor, ...], params: tuple[Tensor | float, ...], config: _Config
+) -> tuple[Tensor, list[Tensor]]:
+    """Flatten to ``[T, M]``, run the kernels (through autograd when needed), reshape back.
+
+    ``params`` are the values of the kernels' six parameter rows, each broadcastable to one
+    step."""
+    steps, step = x.shape[0], x.shape[1:]
+    flat = x.reshape(steps, -1).contiguous()
+    stacked = torch.stack([s.reshape(-1) for s in state])
+    values = [v if isinstance(v, Tensor) else float(v) for v in params]
+    tensors = [t for t in (flat, stacked, *values) if isinstance(t, Tensor)]
+    if torch.is_grad_enabled() and any(t.requires_grad for t in tensors):
+        out, final = _Scan.apply(flat, stacked, step, config, *values)
+    else:
+        out, final, _ = _forward(flat, stacked, _rows(values, step, flat), config, save=False)
+    return out.reshape(x.shape), [f.reshape(step) for f in final.unbind(0)]
+
+
+def lif_scan(x: Tensor, state: F.LIFState, p: F.LIFParameters) -> tuple[Tensor, F.LIFState]:
+    """Fused ``scan(lif_step, x, state, p)``: spikes ``[T, B, ...]`` and the final state."""
+    params = (p.beta, p.threshold, _leak(p.beta, p.v_leak), p.v_reset, 0.0, 0.0)
+    config = _config(K.LIF.value, x, p.reset, p.detach_reset, p.v_leak, p.surrogate)
+    out, (v,) = _scan(x, state, params, config)
+    return out, F.LIFState(v)
+
+
+def if_scan(x: Tensor, state: F.LIFState, p: F.IFParameters) -> tuple[Tensor, F.LIFState]:
+    """Fused ``scan(if_step, ...)``: the LIF kernels with ``beta = 1`` (``1 * v`` is exact)."""
+    params = (1.0, p.threshold, 0.0, p.v_reset, 0.0, 0.0)
+    config = _config(K.LIF.value, x, p.reset, p.detach_reset, 0.0, p.surrogate)
+    out, (v,) = _scan(x, state, params, config)
+    return out, F.LIFState(v)
+
+
+def li_scan(x: Tensor, state: F.LIFState, p: F.LIParameters) -> tuple[Tensor, F.LIFState]:
+    """Fused ``scan(li_step, ...)``: the membrane ``[T, B, ...]`` and the final state."""
+    params = (p.beta, 1.0, _leak(p.beta, p.v_leak), 0.0, 0.0, 0.0)
+    out, (v,) = _scan(x, state, params, _config(K.LI.value, x, v_leak=p.v_leak))
+    return out, F.LIFState(v)
+
+
+def _synaptic_current(x: Tensor, i: Tensor, alpha: Tensor | float) -> tuple[Tensor, Tensor]:
+    """``i[t] = alpha * i[t-1] + x[t]`` (the leaky-integrator kernels without leak term)."""
+    current, (i,) = _scan(x, (i,), (alpha, 1.0, 0.0, 0.0, 0.0, 0.0), _config(K.LI.value, x))
+    return current, i
+
+
+def cuba_li_scan(
+    x: Tensor, state: F.CubaLIFState, p: F.CubaLIParameters
+) -> tuple[Tensor, F.CubaLIFState]:
+    """Fused ``scan(cuba_li_step, ...)``: two leaky integrators, current then membrane."""
+    current, i = _synaptic_current(x, state.i, p.alpha)
+    out, (v,) = li_scan(current, F.LIFState(state.v), F.LIParameters(p.beta, p.v_leak))
+    return out, F.CubaLIFState(i, v)
+
+
+def cuba_lif_scan(
+    x: Tensor, state: F.CubaLIFState, p: F.CubaLIFParameters
+) -> tuple[Tensor, F.CubaLIFState]:
+    """Fused ``scan(cuba_lif_step, ...)``: the synaptic current feeding the LIF kernels."""
+    current, i = _synaptic_current(x, state.i, p.alpha)
+    lif = F.LIFParameters(p.beta, p.threshold, p.reset, p.v_reset, p.v_leak, p.surrogate,
+                          p.detach_reset)  # fmt: skip
+    out, (v,) = lif_scan(current, F.LIFState(state.v), lif)
+    return out, F.CubaLIFState(i, v)
+
+
+def alif_scan(x: Tensor, state: F.ALIFState, p: F.ALIFParameters) -> tuple[Tensor, F.ALIFState]:
+    """Fused ``scan(alif_step, ...)``: spikes and the final ``(v, a)``."""
+    params = (p.beta, p.threshold, _leak(p.beta, p.v_leak), p.v_reset, p.adapt_decay,
+              p.adapt_strength)  # fmt: skip
+    config = _config(K.ALIF.value, x, p.reset, p.detach_reset, p.v_leak, p.surrogate)
+    out, (v, a) = _scan(x, state, params, config)
+    return out, F.ALIFState(v, a)
+
+
+def ilif_scan(x: Tensor, state: F.LIFState, p: F.ILIFParameters) -> tuple[Tensor, F.LIFState]:
+    """Fused ``scan(ilif_step, ...)``: ``k / max_spikes`` ``[T, B, ...]`` and the final state."""
+    params = (p.beta, p.threshold, _leak(p.beta, p.v_leak), p.v_reset, 0.0, 0.0)
+    config = _config(K.ILIF.value, x, p.reset, p.detach_reset, p.v_leak, None, p.max_spikes,
+                     p.threshold)  # fmt: skip
+    out, (v,) = _scan(x, state, params, config)
+    return out, F.LIFState(v)
+
+
+FUSED: dict[Callable[..., Any], Callable[..., tuple[Tensor, Any]]] = {
+    F.lif_step: lif_scan,
+    F.if_step: if_scan,
+    F.li_step: li_scan,
+    F.cuba_lif_step: cuba_lif_scan,
+    F.cuba_li_step: cuba_li_scan,
+    F.alif_step: alif_scan,
+    F.ilif_step: ilif_scan,
+}
+
+
+def lookup(step: Callable[..., Any], x: Tensor, state: Any, params: Any) -> Callable | None:
+    """The fused scan for ``step`` if one is registered and supports these arguments."""
+    fused = FUSED.get(step)
+    return fused if fused is not None and _supported(x, state, params) else None
