@@ -3,6 +3,7 @@ the reversible model transform and state calibration."""
 
 from __future__ import annotations
 
+import copy
 import math
 
 import pytest
@@ -13,7 +14,9 @@ import axonal.nn as snn
 from axonal.functional import neurons as F
 from axonal.kernels import reference
 from axonal.quant import (
+    ActivationQuantizer,
     StateQuantizer,
+    activation_quantizers,
     calibrate_states,
     dequantize_model,
     export_integer,
@@ -21,6 +24,7 @@ from axonal.quant import (
     observe_membranes,
     quantize_activation_int8,
     quantize_model,
+    quantize_states,
     quantize_ternary,
     quantize_uniform,
     quantized_layers,
@@ -398,6 +402,83 @@ def test_quantize_model_errors() -> None:
         quantize_model(_Net(6), weight_bits=8, scheme="ternary")
 
 
+# ---------------------------------------------------------------- activation quantisation
+
+
+def _by_hand(model: _Net, x: torch.Tensor) -> torch.Tensor:
+    """``_Net``'s forward pass with every layer input fake-quantised by hand (int8 absmax over
+    the channels at each position for the convolutions, over the features for the Linear)."""
+    h = nn.functional.conv2d(quantize_activation_int8(x, 1), model.conv2d.weight, model.conv2d.bias)
+    h = torch.relu(h).flatten(2)
+    h = nn.functional.conv1d(quantize_activation_int8(h, 1), model.conv1d.weight, model.conv1d.bias)
+    h = torch.relu(h).flatten(1)
+    return nn.functional.linear(quantize_activation_int8(h, -1), model.fc.weight, model.fc.bias)
+
+
+def test_quantize_model_activations_by_hand_and_round_trip() -> None:
+    model, x = _Net(8), _images(9)
+    weights = {k: v.clone() for k, v in model.state_dict().items()}
+    before = model(x)
+    quantize_model(model, weight_bits=8, activations=True)
+    quantizers = activation_quantizers(model)
+    assert {name: q.dim for name, q in quantizers.items()} == {"conv2d": 1, "conv1d": 1, "fc": -1}
+    with torch.no_grad():
+        out, expected = model(x), _by_hand(model, x)
+    assert torch.equal(out, expected)
+    weights_only = quantize_model(_Net(8), weight_bits=8)
+    assert not torch.equal(out, weights_only(x))  # the inputs really are quantised
+    assert set(model.state_dict()) == {k.replace("weight", "parametrizations.weight.original")
+                                       if k.endswith("weight") else k for k in weights}
+    dequantize_model(model)
+    assert activation_quantizers(model) == {} and quantized_layers(model) == {}
+    assert all(not m._forward_pre_hooks for m in model.modules())
+    after = model.state_dict()
+    assert after.keys() == weights.keys()
+    assert all(torch.equal(after[k], weights[k]) for k in weights)
+    assert torch.equal(model(x), before)
+
+
+def test_activation_quantiser_dim_is_the_token_features() -> None:
+    x = torch.randn(2, 3, 4, 5, generator=torch.Generator().manual_seed(14))
+    per_position = quantize_activation_int8(x.movedim(1, -1)).movedim(-1, 1)
+    assert torch.equal(ActivationQuantizer(dim=1)(x), per_position)
+    assert not torch.equal(ActivationQuantizer(dim=-1)(x), per_position)
+    spikes = (torch.rand(6, 10, generator=torch.Generator().manual_seed(15)) < 0.3).float()
+    assert torch.equal(quantize_activation_int8(spikes), spikes)  # binary spikes pass as they are
+    with pytest.raises(ValueError, match="dim 4"):
+        quantize_activation_int8(x, 4)
+
+
+def test_activation_quantiser_gradient_is_straight_through() -> None:
+    layer = quantize_model(nn.Linear(6, 3), weight_bits=4, activations=True)
+    x = torch.randn(5, 6, generator=torch.Generator().manual_seed(16), requires_grad=True)
+    layer(x).sum().backward()
+    assert activation_quantizers(layer).keys() == {""}
+    torch.testing.assert_close(x.grad, layer.weight.detach().sum(0).expand(5, 6))
+
+
+def test_activation_quantised_copy_is_independent() -> None:
+    model, x = quantize_model(_Net(10), weight_bits=8, activations=True), _images(11)
+    clone = copy.deepcopy(model)
+    assert torch.equal(clone(x), model(x))
+    dequantize_model(clone)
+    assert activation_quantizers(clone) == {}
+    with torch.no_grad():
+        assert torch.equal(model(x), _by_hand(model, x))  # the original keeps its hooks
+
+
+def test_activation_quantisation_errors() -> None:
+    model = nn.Sequential(nn.Bilinear(2, 2, 2))
+    with pytest.raises(TypeError, match="Bilinear"):
+        quantize_model(model, layer_types=(nn.Bilinear,), activations=True)
+    assert quantized_layers(model) == {}  # refused before anything changed
+    quantized = quantize_model(_Net(12), activations=True)
+    with pytest.raises(ValueError, match="already quantised"):
+        quantize_model(quantized)
+    with pytest.raises(ValueError, match="already has"):
+        ActivationQuantizer().attach(quantized.fc)
+
+
 # ---------------------------------------------------------------- calibration
 
 
@@ -446,6 +527,24 @@ def test_calibration_errors() -> None:
     net = snn.Sequential(nn.Linear(16, 3), snn.LIF(threshold=torch.tensor([1.0, 2.0, 3.0])))
     with pytest.raises(ValueError, match="one threshold"):
         calibrate_states(net, [_drive(13)], bits=4)
+
+
+def test_quantize_states_attaches_squat_levels() -> None:
+    net = snn.Sequential(
+        nn.Linear(16, 8), snn.LIF(threshold=0.5), nn.Linear(8, 4), snn.LIF(), nn.Linear(4, 2),
+        snn.LI(),
+    )
+    quantizers = quantize_states(net, 2, "threshold")
+    assert set(quantizers) == {"1", "3"} and net[5].state_quant is None  # LI has no threshold
+    assert net[1].state_quant is quantizers["1"]
+    assert torch.equal(quantizers["1"].levels, state_levels(2, "threshold", threshold=0.5))
+    assert torch.equal(quantizers["3"].levels, state_levels(2, "threshold"))
+    quantize_states(net, 3, "uniform", lower=0.5)
+    assert torch.equal(net[3].state_quant.levels, state_levels(3, "uniform", lower=0.5))
+    net[1].state_quant = None
+    assert net(_drive(17)).shape == (40, 8, 2)
+    with pytest.raises(ValueError, match="no spiking neuron"):
+        quantize_states(nn.Sequential(nn.Linear(2, 2)), 2)
 
 
 # ---------------------------------------------------------------- integer export, size report

@@ -5,15 +5,24 @@ from axonal.quant.calibrate import (
     MembraneRange,
     calibrate_states,
     observe_membranes,
+    quantize_states,
     spiking_neurons,
 )
 from axonal.quant.export import PRECISIONS, export_integer, model_size_report
-from axonal.quant.integer import IntegerLIFLayer, IntegerLIFNetwork, prepare_for_integer
+from axonal.quant.integer import (
+    IntegerFlatten,
+    IntegerLIFLayer,
+    IntegerLIFNetwork,
+    IntegerPool,
+    prepare_for_integer,
+)
 from axonal.quant.state import MODES, MULTIPLIERS, StateQuantizer, state_levels
 from axonal.quant.ste import straight_through
 from axonal.quant.transform import (
     QUANTIZABLE,
+    ActivationQuantizer,
     WeightQuantizer,
+    activation_quantizers,
     dequantize_model,
     quantize_model,
     quantized_layers,
@@ -33,11 +42,15 @@ __all__ = [
     "PRECISIONS",
     "QUANTIZABLE",
     "SCHEMES",
+    "ActivationQuantizer",
+    "IntegerFlatten",
     "IntegerLIFLayer",
     "IntegerLIFNetwork",
+    "IntegerPool",
     "MembraneRange",
     "StateQuantizer",
     "WeightQuantizer",
+    "activation_quantizers",
     "calibrate_states",
     "dequantize_model",
     "export_integer",
@@ -46,6 +59,7 @@ __all__ = [
     "prepare_for_integer",
     "quantize_activation_int8",
     "quantize_model",
+    "quantize_states",
     "quantize_ternary",
     "quantize_uniform",
     "quantized_layers",

@@ -1,8 +1,10 @@
-"""Post-training calibration of neuron-state quantisers from a few batches.
+"""Neuron-state quantisers for a whole model: fixed (SQUAT) or calibrated from a few batches.
 
-:func:`observe_membranes` runs the model with a recorder as each spiking neuron's
-``state_quant`` and returns the smallest and largest membrane each neuron reached;
-:func:`calibrate_states` turns those ranges into :class:`StateQuantizer`\\ s and attaches them.
+:func:`quantize_states` attaches SQUAT's quantiser (levels over ``[-theta (1 + lower),
+theta (1 + upper)]``) to every spiking neuron; :func:`observe_membranes` runs the model with a
+recorder as each spiking neuron's ``state_quant`` and returns the smallest and largest membrane
+each neuron reached; :func:`calibrate_states` turns those ranges into
+:class:`StateQuantizer`\\ s and attaches them.
 """
 
 from __future__ import annotations
@@ -16,7 +18,13 @@ from torch import Tensor, nn
 from axonal.nn.base import Neuron
 from axonal.quant.state import StateQuantizer
 
-__all__ = ["MembraneRange", "calibrate_states", "observe_membranes", "spiking_neurons"]
+__all__ = [
+    "MembraneRange",
+    "calibrate_states",
+    "observe_membranes",
+    "quantize_states",
+    "spiking_neurons",
+]
 
 DEFAULT_UPPER = 0.2  # snnTorch's upper_limit, used when a neuron never crossed its threshold
 
@@ -94,6 +102,32 @@ def _scalar_threshold(name: str, neuron: Neuron) -> float:
             f"{tuple(threshold.shape)}"
         )
     return float(threshold)
+
+
+def quantize_states(
+    model: nn.Module,
+    bits: int,
+    mode: str = "uniform",
+    *,
+    lower: float = 0.0,
+    upper: float = 0.2,
+    multiplier: float | None = None,
+) -> dict[str, StateQuantizer]:
+    """Attach ``StateQuantizer.from_bits(bits, mode, threshold=theta, lower=lower,
+    upper=upper)`` to every spiking neuron of ``model``, ``theta`` being that neuron's (scalar)
+    threshold: SQUAT's fixed levels, for stateful QAT. Returns the quantisers by neuron name.
+    Replaces any ``state_quant`` the neurons had; ``neuron.state_quant = None`` removes one."""
+    neurons = spiking_neurons(model)
+    if not neurons:
+        raise ValueError("model has no spiking neuron with a state_quant hook to quantise")
+    quantizers = {}
+    for name, neuron in neurons.items():
+        quantizers[name] = StateQuantizer.from_bits(
+            bits, mode, threshold=_scalar_threshold(name, neuron), lower=lower, upper=upper,
+            multiplier=multiplier,
+        )  # fmt: skip
+        _set_state_quant(neuron, quantizers[name])
+    return quantizers
 
 
 def calibrate_states(

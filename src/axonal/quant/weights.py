@@ -8,8 +8,9 @@ A quantised weight is ``codes * scale``: integer ``codes`` and a float ``scale``
 - Ternary absmean (BitNet b1.58, MatMul-free LM): ``scale = mean|W|`` clamped at 1e-5,
   ``codes = round(W / scale)`` clamped to ``{-1, 0, 1}``; the reference writes the same thing as
   ``s = 1 / scale``, ``round(W s).clamp(-1, 1) / s``.
-- Activations, absmax int8 per token (MatMul-free LM): ``s = 127 / max|x|`` over the last
-  dim (``max|x|`` clamped at 1e-5), ``round(x s).clamp(-128, 127) / s``.
+- Activations, absmax int8 per token (MatMul-free LM): ``s = 127 / max|x|`` over the
+  features of each token (the last dim by default; ``max|x|`` clamped at 1e-5),
+  ``round(x s).clamp(-128, 127) / s``.
 
 ``round`` is ``torch.round`` (half to even). Every ``quantize_*`` returns the de-quantised
 values forward and passes the gradient through unchanged (:func:`straight_through`).
@@ -91,13 +92,17 @@ def quantize_ternary(w: Tensor, per_channel: bool = False) -> Tensor:
     return straight_through(_check_weight(w, per_channel), fake)
 
 
-def quantize_activation_int8(x: Tensor) -> Tensor:
-    """Fake-quantised activations ``[..., D]``, 8-bit absmax per token (last dim), STE."""
+def quantize_activation_int8(x: Tensor, dim: int = -1) -> Tensor:
+    """Fake-quantised activations, 8-bit absmax per token, STE. A token is one slice along
+    ``dim`` (its features): ``dim=-1`` for ``[..., D]`` inputs of a Linear layer, ``dim=1``
+    for ``[N, C, ...]`` inputs of a convolution (one token per position, over the channels)."""
     if not isinstance(x, Tensor) or not x.is_floating_point() or x.dim() < 1:
         raise TypeError(f"expected a floating-point tensor [..., D], got {getattr(x, 'shape', x)}")
+    if not -x.dim() <= dim < x.dim():
+        raise ValueError(f"dim {dim} is out of range for a {x.dim()}-D tensor {tuple(x.shape)}")
 
     def fake(t: Tensor) -> Tensor:
-        s = 127 / t.abs().amax(dim=-1, keepdim=True).clamp(min=_ABSMAX_EPS)
+        s = 127 / t.abs().amax(dim=dim, keepdim=True).clamp(min=_ABSMAX_EPS)
         return (t * s).round().clamp(-128, 127) / s
 
     return straight_through(x, fake)
