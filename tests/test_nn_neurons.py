@@ -186,6 +186,19 @@ def test_nested_sequential():
     assert isinstance(state[0], list) and len(state[0]) == 2
 
 
+def test_sequential_slices_are_plain_sequentials_sharing_layers():
+    class Net(ann.Sequential):  # a constructor unlike Sequential's, as in the model zoo
+        def __init__(self, width: int) -> None:
+            super().__init__(nn.Linear(3, width), ann.LIF(), nn.Linear(width, 2), ann.LI())
+
+    net = Net(4)
+    head = net[-2:]
+    assert type(head) is ann.Sequential and head[0] is net[2] and len(head) == 2
+    x = inputs((5, 2, 3))
+    hidden = net[:2](x)
+    torch.testing.assert_close(head(hidden), net(x))
+
+
 @pytest.mark.parametrize(
     ("make", "message"),
     [

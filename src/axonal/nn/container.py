@@ -25,6 +25,14 @@ class Sequential(SpikingModule, nn.Sequential):
         out, state = net(x, return_state=True)     # continue later with net(x2, state)
     """
 
+    def __getitem__(self, index: int | slice) -> nn.Module:
+        """A layer, or for a slice a plain :class:`Sequential` of those layers (also for
+        subclasses such as the model zoo's networks, whose constructors take other
+        arguments)."""
+        if isinstance(index, slice):
+            return Sequential(*list(self._modules.values())[index])
+        return super().__getitem__(index)
+
     def run(self, x: Tensor, state: list[Any] | None = None) -> tuple[Tensor, list[Any]]:
         check_sequence(x, "Sequential")
         states = self._states(state)
