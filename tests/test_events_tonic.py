@@ -86,8 +86,13 @@ def test_uniform_noise_adds_n_events_in_range():
     assert out["x"].max() < SIZE[0] and out["y"].max() < SIZE[1] and set(out["p"]) == {0, 1}
     assert out["t"].min() == events["t"].min() and out["t"].max() <= events["t"].max()
     np.testing.assert_array_equal(out, UniformNoise(SIZE, n=300, seed=2)(events))
-    with pytest.raises(ValueError, match="at least one event"):
+    with pytest.raises(ValueError, match="time span"):
         UniformNoise(SIZE, n=3)(events[:0])
+    relative = UniformNoise(SIZE, fraction=0.5, duration_us=20_000, seed=1)(events)
+    assert len(relative) == 750 and relative["t"].max() > events["t"].max()
+    assert relative["t"].max() < 20_000
+    with pytest.raises(ValueError, match="exactly one"):
+        UniformNoise(SIZE, n=3, fraction=0.1)
 
 
 def test_flips_by_hand():

@@ -280,33 +280,50 @@ class RefractoryPeriod:
 
 @dataclass
 class UniformNoise:
-    """Add ``n`` background events, uniform over the ``sensor_size`` pixels, both polarities
-    and the time span ``[t_min, t_max]`` of the input, then sort stably by time.
+    """Add background events, uniform over the ``sensor_size`` pixels and both polarities,
+    then sort stably by time.
 
-    Tonic's ``UniformNoise`` draws the same distribution (from the global NumPy RNG).
+    How many: ``n`` events, or ``fraction * len(events)`` (rounded) per call; give exactly one.
+    When: uniform over ``[0, duration_us)`` if ``duration_us`` is given, else over the input's
+    span ``[t_min, t_max]``. Tonic's ``UniformNoise`` draws ``n`` events over the span (from
+    the global NumPy RNG).
     """
 
     sensor_size: tuple[int, ...]
-    n: int
+    n: int | None = None
+    fraction: float | None = None
+    duration_us: int | None = None
     seed: int | np.random.Generator = 0
     rng: np.random.Generator = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         check_sensor_size(self.sensor_size)
-        if self.n < 0:
+        if (self.n is None) == (self.fraction is None):
+            raise ValueError("give exactly one of n (events) and fraction (of the input's events)")
+        if self.n is not None and self.n < 0:
             raise ValueError(f"n must be >= 0, got {self.n}")
+        if self.fraction is not None and not self.fraction >= 0:
+            raise ValueError(f"fraction must be >= 0, got {self.fraction}")
+        if self.duration_us is not None and self.duration_us < 1:
+            raise ValueError(f"duration_us must be >= 1, got {self.duration_us}")
         self.rng = as_generator(self.seed)
 
     def __call__(self, events: np.ndarray) -> np.ndarray:
         events = as_events(events)
-        if len(events) == 0:
-            raise ValueError("UniformNoise needs at least one event to take the time span from")
+        if self.duration_us is not None:
+            t_low, t_high = 0, int(self.duration_us)
+        elif len(events) == 0:
+            raise ValueError("UniformNoise needs events to take the time span from "
+                             "(or a duration_us)")
+        else:
+            t_low, t_high = int(events["t"].min()), int(events["t"].max()) + 1
+        count = self.n if self.n is not None else round(self.fraction * len(events))
         width, height = check_sensor_size(self.sensor_size)
-        noise = np.zeros(self.n, dtype=events.dtype)
-        noise["x"] = self.rng.integers(0, width, self.n)
-        noise["y"] = self.rng.integers(0, height, self.n)
-        noise["t"] = self.rng.integers(int(events["t"].min()), int(events["t"].max()) + 1, self.n)
-        noise["p"] = self.rng.integers(0, 2, self.n)
+        noise = np.zeros(count, dtype=events.dtype)
+        noise["x"] = self.rng.integers(0, width, count)
+        noise["y"] = self.rng.integers(0, height, count)
+        noise["t"] = self.rng.integers(t_low, t_high, count)
+        noise["p"] = self.rng.integers(0, 2, count)
         merged = np.concatenate([events, noise])
         return merged[np.argsort(merged["t"], kind="stable")]
 
