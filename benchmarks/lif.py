@@ -1,23 +1,32 @@
-"""Linear(N, N) + LIF over T steps: axonal against its peers (``python -m benchmarks.lif``).
+"""Spiking layers over T steps: axonal against its peers (``python -m benchmarks.lif``).
 
-Every library runs the same layer (same weights, same input, the closest LIF it offers to
-axonal's ``v = beta v' + x``, fire above 1, subtract the threshold) on CPU float32, forward only
-(under ``no_grad``) and forward + backward of ``out.sum()``. Times are medians of repeated runs
-after warm-up. "GEMM" is the Linear layer alone; a library's "neuron" time is its total minus
-the GEMM's. Agreement is the fraction of spike values equal to axonal's reference scan. Peak
+Configurations: Linear(N, N) + LIF at three (T, B, N), and two convolution stages
+Conv2d(2, 16, 3x3) + LIF, Conv2d(16, 32, 3x3) + LIF on 34x34 inputs (padding 1) at T = 20,
+B = 16, the convolutions applied to all time steps at once. Every library runs the same network
+(same weights, same input, the closest LIF it offers to axonal's ``v = beta v' + x``, fire above
+1, subtract the threshold) on CPU float32, forward only (under ``no_grad``) and forward +
+backward of ``out.sum()``. Times are medians of repeated runs after warm-up. "GEMM" is the
+synapses alone (the Linear layer, or both convolutions); "neuron" times the neurons alone on
+their inputs. Agreement is the fraction of output spike values equal to axonal's reference
+scan. For the convolutions, "axonal-event" is axonal with :func:`axonal.nn.event_driven`
+convolutions (their event path runs in the forward when its input is sparse enough). Peak
 memory growth of one forward + backward at (500, 16, 1024) is measured per library in a fresh
 process (peak RSS minus RSS after set-up).
 
-Writes ``benchmarks/results/lif.json`` and prints a table. ``--quick`` runs fewer repeats.
+Writes ``benchmarks/results/lif.json`` and prints a table. ``--quick`` runs fewer repeats;
+``--threads N`` sets torch's threads; ``--clock wall|cpu|user`` what is timed (see
+:data:`CLOCKS`; on a loaded machine ``--threads 1 --clock cpu``).
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import importlib.metadata
 import math
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -34,28 +43,63 @@ import axonal.nn as ann
 from axonal import kernels
 from axonal.io import save_json_atomic
 
-CONFIGS = ((100, 32, 512), (500, 16, 1024), (25, 128, 256))
 MEMORY_CONFIG = (500, 16, 1024)
 BETA, THRESHOLD = 0.95, 1.0
+CONV_CHANNELS = ((2, 16), (16, 32))  # the conv case: two 3x3 stages, padding 1
+CONV_SIZE = (34, 34)
+CONV_INPUT_RATE = 0.1  # fraction of input events that are on
 RESULTS = Path(__file__).parent / "results" / "lif.json"
 PEERS = ("snntorch", "spikingjelly", "norse", "sinabs")
 MODES = ("forward", "forward_backward", "neuron_forward", "neuron_forward_backward")
 
 
+class Folded(nn.Module):
+    """``inner`` (a convolution) applied to every time step of ``[T, B, ...]`` (or ``[B, T,
+    ...]``) at once, time folded into the batch."""
+
+    def __init__(self, inner: nn.Module) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.inner(x.flatten(0, 1)).unflatten(0, x.shape[:2])
+
+
 @dataclass
 class Layer:
-    """One library's Linear + LIF: ``neuron(linear(prepare(x)))`` gives spikes and
-    ``to_time_major`` maps them back to ``[T, B, N]``; ``note`` says how its neuron differs from
-    axonal's."""
+    """One library's network: stages ``neuron_k(synapse_k(.))`` run in order on ``prepare(x)``
+    give spikes, and ``to_time_major`` maps them back to ``[T, B, ...]``; ``note`` says how its
+    neuron differs from axonal's."""
 
-    linear: nn.Linear
-    neuron: Callable[[Tensor], Tensor]
+    synapses: list[nn.Module]
+    neurons: list[Callable[[Tensor], Tensor]]
     note: str
     prepare: Callable[[Tensor], Tensor] = field(default=lambda x: x)
     to_time_major: Callable[[Tensor], Tensor] = field(default=lambda s: s)
 
+    def stages(self) -> zip:
+        return zip(self.synapses, self.neurons, strict=True)
+
     def run(self, x: Tensor) -> Tensor:
-        return self.neuron(self.linear(x))
+        for synapse, neuron in self.stages():
+            x = neuron(synapse(x))
+        return x
+
+    def neuron_inputs(self, x: Tensor) -> list[Tensor]:
+        """What each stage's neuron gets when the network runs on ``x`` (no gradients)."""
+        inputs = []
+        with torch.no_grad():
+            for synapse, neuron in self.stages():
+                inputs.append(synapse(x))
+                x = neuron(inputs[-1])
+        return inputs
+
+    def run_neurons(self, inputs: list[Tensor]) -> list[Tensor]:
+        """The neurons alone, each on its stage's input."""
+        return [neuron(h) for neuron, h in zip(self.neurons, inputs, strict=True)]
+
+    def parameters(self) -> list[Tensor]:
+        return [p for synapse in self.synapses for p in synapse.parameters()]
 
 
 def _loop(cell: Callable, h: Tensor, state: object) -> Tensor:
@@ -67,50 +111,70 @@ def _loop(cell: Callable, h: Tensor, state: object) -> Tensor:
     return torch.stack(out)
 
 
-def gemm(linear: nn.Linear) -> Layer:
-    return Layer(linear, lambda h: h, "the Linear layer alone (no neuron)")
+def gemm(synapses: list[nn.Module]) -> Layer:
+    return Layer(synapses, [lambda h: h] * len(synapses),
+                 "the synapses alone (Linear or convolutions, no neuron)")  # fmt: skip
 
 
-def axonal(linear: nn.Linear, backend: str) -> Layer:
-    lif = ann.LIF(beta=BETA, threshold=THRESHOLD)
+def axonal(synapses: list[nn.Module], backend: str) -> Layer:
+    def make() -> Callable[[Tensor], Tensor]:
+        lif = ann.LIF(beta=BETA, threshold=THRESHOLD)
 
-    def neuron(h: Tensor) -> Tensor:
-        kernels.set_backend(backend)
-        return lif(h)
+        def neuron(h: Tensor) -> Tensor:
+            kernels.set_backend(backend)
+            return lif(h)
 
-    return Layer(linear, neuron, f"axonal.nn.LIF, backend {backend!r}")
+        return neuron
+
+    return Layer(synapses, [make() for _ in synapses], f"axonal.nn.LIF, backend {backend!r}")
 
 
-def snntorch(linear: nn.Linear) -> Layer:
+def axonal_event(synapses: list[nn.Module]) -> Layer:
+    """axonal-cpu with event-driven copies of the synapses (see :mod:`axonal.nn.event`)."""
+    layer = axonal([ann.event_driven(copy.deepcopy(s)) for s in synapses], "cpu")
+    layer.note = ("axonal.nn.LIF (cpu) after event_driven convolutions (event path in the "
+                  "forward where the input is sparse enough; dense with gradients)")  # fmt: skip
+    return layer
+
+
+def snntorch(synapses: list[nn.Module]) -> Layer:
     import snntorch as snn
 
-    leaky = snn.Leaky(beta=BETA, threshold=THRESHOLD, reset_delay=False)
+    def make() -> Callable[[Tensor], Tensor]:
+        leaky = snn.Leaky(beta=BETA, threshold=THRESHOLD, reset_delay=False)
+        return lambda h: _loop(leaky, h, leaky.init_leaky())
+
     return Layer(
-        linear,
-        lambda h: _loop(leaky, h, leaky.init_leaky()),
+        synapses,
+        [make() for _ in synapses],
         "Leaky(reset_delay=False), Python loop over T; subtracts the threshold again while the "
         "reset membrane stays above it",
     )
 
 
-def spikingjelly(linear: nn.Linear) -> Layer:
+def spikingjelly(synapses: list[nn.Module]) -> Layer:
     from spikingjelly.activation_based import functional, neuron, surrogate
 
-    node = neuron.LIFNode(
-        tau=1 / (1 - BETA), decay_input=False, v_threshold=THRESHOLD, v_reset=None,
-        surrogate_function=surrogate.ATan(), detach_reset=True, step_mode="m",
-    )  # fmt: skip
+    def make() -> Callable[[Tensor], Tensor]:
+        node = neuron.LIFNode(
+            tau=1 / (1 - BETA), decay_input=False, v_threshold=THRESHOLD, v_reset=None,
+            surrogate_function=surrogate.ATan(), detach_reset=True, step_mode="m",
+        )  # fmt: skip
 
-    def run(h: Tensor) -> Tensor:
-        functional.reset_net(node)
-        return node(h)
+        def run(h: Tensor) -> Tensor:
+            functional.reset_net(node)
+            return node(h)
+
+        return run
 
     return Layer(
-        linear, run, "LIFNode multi-step, v - v/tau + x (beta = 1 - 1/tau), fires at v >= 1"
+        synapses,
+        [make() for _ in synapses],
+        "LIFNode multi-step, v - v/tau + x (beta = 1 - 1/tau), fires at v >= 1",
     )
 
 
-def norse(linear: nn.Linear) -> Layer:
+def norse(synapses: list[nn.Module]) -> Layer:
     import norse.torch as nt
     from norse.torch.functional.reset import reset_subtract
 
@@ -119,117 +183,193 @@ def norse(linear: nn.Linear) -> Layer:
         tau_mem_inv=torch.tensor((1 - BETA) / dt), v_th=torch.tensor(THRESHOLD),
         reset_method=reset_subtract,
     )  # fmt: skip
-    cell = nt.LIFBoxCell(p, dt=dt)
-    scaled = nn.Linear(linear.in_features, linear.out_features)  # folds Norse's input gain
+    scaled = copy.deepcopy(synapses)  # folds Norse's input gain into the weights
     with torch.no_grad():
-        scaled.weight.copy_(linear.weight / (1 - BETA))
-        scaled.bias.copy_(linear.bias / (1 - BETA))
+        for synapse in scaled:
+            for param in synapse.parameters():
+                param.div_(1 - BETA)
+
+    def make() -> Callable[[Tensor], Tensor]:
+        cell = nt.LIFBoxCell(p, dt=dt)
+        return lambda h: _loop(cell, h, None)
+
     return Layer(
         scaled,
-        lambda h: _loop(cell, h, None),
+        [make() for _ in synapses],
         "LIFBoxCell (Euler: v + dt/tau (x - v)), SuperSpike surrogate, Python loop over T",
     )
 
 
-def sinabs(linear: nn.Linear) -> Layer:
+def sinabs(synapses: list[nn.Module]) -> Layer:
     import sinabs.layers as sl
     from sinabs.activation import MembraneSubtract, SingleSpike
 
-    lif = sl.LIF(
-        tau_mem=-1 / math.log(BETA), spike_threshold=torch.tensor(THRESHOLD),
-        spike_fn=SingleSpike, reset_fn=MembraneSubtract(), norm_input=False,
-    )  # fmt: skip
+    def make() -> Callable[[Tensor], Tensor]:
+        lif = sl.LIF(
+            tau_mem=-1 / math.log(BETA), spike_threshold=torch.tensor(THRESHOLD),
+            spike_fn=SingleSpike, reset_fn=MembraneSubtract(), norm_input=False,
+        )  # fmt: skip
 
-    def run(h: Tensor) -> Tensor:
-        lif.reset_states()
-        return lif(h)
+        def run(h: Tensor) -> Tensor:
+            lif.reset_states()
+            return lif(h)
+
+        return run
 
     return Layer(
-        linear,
-        run,
-        "LIF batch-major [B, T, N] (input transposed before timing), fires at v >= 1",
+        synapses,
+        [make() for _ in synapses],
+        "LIF batch-major [B, T, ...] (input transposed before timing), fires at v >= 1",
         prepare=lambda x: x.transpose(0, 1).contiguous(),
         to_time_major=lambda s: s.transpose(0, 1),
     )
 
 
-def layers(linear: nn.Linear) -> tuple[dict[str, Layer], dict[str, str]]:
-    """Every available layer by name, and why each unavailable peer is missing."""
+def layers(
+    synapses: list[nn.Module], event: bool = False
+) -> tuple[dict[str, Layer], dict[str, str]]:
+    """Every available layer by name (with ``event``, also axonal-event), and why each
+    unavailable peer is missing."""
     found = {
-        "gemm": gemm(linear),
-        "axonal-reference": axonal(linear, "reference"),
-        "axonal-cpu": axonal(linear, "cpu"),
+        "gemm": gemm(synapses),
+        "axonal-reference": axonal(synapses, "reference"),
+        "axonal-cpu": axonal(synapses, "cpu"),
     }
+    if event:
+        found["axonal-event"] = axonal_event(synapses)
     missing = {}
     for name in PEERS:
         try:
-            found[name] = globals()[name](linear)
+            found[name] = globals()[name](synapses)
         except Exception as error:  # a peer that fails to import or build is reported, not fatal
             missing[name] = f"{type(error).__name__}: {error}"
     return found, missing
 
 
-def make_linear(n: int, seed: int = 0) -> nn.Linear:
-    linear = nn.Linear(n, n)
-    gen = torch.Generator().manual_seed(seed)
+def _init(layer: nn.Module, gen: torch.Generator) -> nn.Module:
+    """Weights ~ N(0, 1 / fan-in), bias 0."""
     with torch.no_grad():
-        linear.weight.copy_(torch.randn(n, n, generator=gen) / math.sqrt(n))
-        linear.bias.zero_()
-    return linear
+        w = layer.weight
+        w.copy_(torch.randn(w.shape, generator=gen) / math.sqrt(w[0].numel()))
+        layer.bias.zero_()
+    return layer
+
+
+def make_linear(n: int, seed: int = 0) -> nn.Linear:
+    return _init(nn.Linear(n, n), torch.Generator().manual_seed(seed))
+
+
+def make_convs(seed: int = 0) -> list[nn.Module]:
+    """The conv case: Conv2d(2, 16, 3x3) and Conv2d(16, 32, 3x3), padding 1, over time."""
+    gen = torch.Generator().manual_seed(seed)
+    return [Folded(_init(nn.Conv2d(c_in, c_out, 3, padding=1), gen))
+            for c_in, c_out in CONV_CHANNELS]  # fmt: skip
 
 
 def make_input(t: int, b: int, n: int, seed: int = 1) -> Tensor:
     return torch.rand(t, b, n, generator=torch.Generator().manual_seed(seed))
 
 
-def forward(fn: Callable[[Tensor], Tensor], x: Tensor) -> None:
+def make_events(t: int, b: int, seed: int = 1) -> Tensor:
+    """Binary events ``[T, B, 2, 34, 34]`` (two polarities), each on with CONV_INPUT_RATE."""
+    gen = torch.Generator().manual_seed(seed)
+    shape = (t, b, CONV_CHANNELS[0][0], *CONV_SIZE)
+    return (torch.rand(shape, generator=gen) < CONV_INPUT_RATE).float()
+
+
+@dataclass(frozen=True)
+class Config:
+    """One benchmark configuration: its label and JSON fields, synapses and input."""
+
+    fields: dict
+    synapses: Callable[[], list[nn.Module]]
+    input: Callable[[], Tensor]
+    event: bool = False  # also time axonal-event (the synapses see spikes)
+
+    @property
+    def label(self) -> str:
+        return ", ".join(f"{k} = {v}" for k, v in self.fields.items())
+
+
+def dense_config(t: int, b: int, n: int) -> Config:
+    return Config({"T": t, "B": b, "N": n}, lambda: [make_linear(n)], partial(make_input, t, b, n))
+
+
+def conv_config(t: int, b: int) -> Config:
+    layers_ = " -> ".join(str(c) for c in (CONV_CHANNELS[0][0], *(c for _, c in CONV_CHANNELS)))
+    fields = {"T": t, "B": b, "conv": f"{layers_} channels, 3x3, {CONV_SIZE[0]}x{CONV_SIZE[1]}"}
+    return Config(fields, make_convs, partial(make_events, t, b), event=True)
+
+
+CONFIGS = (
+    dense_config(100, 32, 512),
+    dense_config(500, 16, 1024),
+    dense_config(25, 128, 256),
+    conv_config(20, 16),
+)
+
+
+Tensors = Tensor | list[Tensor]  # a network's input or output, or one per stage
+
+
+def _loss(out: Tensors) -> Tensor:
+    return out.sum() if isinstance(out, Tensor) else sum(o.sum() for o in out)
+
+
+def forward(fn: Callable[[Tensors], Tensors], x: Tensors) -> None:
     with torch.no_grad():
         fn(x)
 
 
-def forward_backward(fn: Callable[[Tensor], Tensor], x: Tensor, leaves: list[Tensor]) -> None:
-    fn(x).sum().backward()
+def forward_backward(fn: Callable[[Tensors], Tensors], x: Tensors, leaves: list[Tensor]) -> None:
+    _loss(fn(x)).backward()
     for leaf in leaves:
         leaf.grad = None
 
 
-def round_robin(tasks: dict[str, Callable[[], None]], repeats: int) -> dict[str, float]:
+def round_robin(
+    tasks: dict[str, Callable[[], None]],
+    repeats: int,
+    clock: Callable[[], float] = time.perf_counter,
+) -> dict[str, float]:
     """Median time (ms) of each task over ``repeats`` rounds that run every task once, after a
     warm-up round (so that load from other processes hits all tasks alike). A task slower than
-    2 s is timed once."""
+    2 s is timed once after its warm-up. ``clock`` (seconds): see :data:`CLOCKS`."""
     times: dict[str, list[float]] = {name: [] for name in tasks}
     for round_ in range(repeats + 1):
         for name, task in tasks.items():
-            if round_ > 1 and times[name] and times[name][0] > 2.0:
+            if round_ > 1 and times[name][0] > 2.0:
                 continue
-            start = time.perf_counter()
+            start = clock()
             task()
-            elapsed = time.perf_counter() - start
-            if round_ > 0 or elapsed > 2.0:
+            elapsed = clock() - start
+            if round_ > 0:
                 times[name].append(elapsed)
     return {name: 1e3 * statistics.median(t) for name, t in times.items()}
 
 
-def bench_config(t: int, b: int, n: int, repeats: int) -> tuple[dict, dict[str, str]]:
+def bench_config(
+    config: Config, repeats: int, clock: Callable[[], float] = time.perf_counter
+) -> tuple[dict, dict[str, str]]:
     """Times (ms), spike agreement and firing rate of every available layer at one config."""
-    found, missing = layers(make_linear(n))
-    x = make_input(t, b, n)
+    found, missing = layers(config.synapses(), config.event)
+    x = config.input()
     with torch.no_grad():
         reference = found["axonal-reference"].run(x)
     tasks = {}
     for name, layer in found.items():
         xp = layer.prepare(x)
-        weights = list(layer.linear.parameters())
-        with torch.no_grad():
-            h = layer.linear(xp)
-        h_leaf = h.clone().requires_grad_()
+        h = layer.neuron_inputs(xp)
+        h_leaves = [h_k.clone().requires_grad_() for h_k in h]
         tasks[f"{name}/forward"] = partial(forward, layer.run, xp)
-        tasks[f"{name}/forward_backward"] = partial(forward_backward, layer.run, xp, weights)
-        tasks[f"{name}/neuron_forward"] = partial(forward, layer.neuron, h)
-        tasks[f"{name}/neuron_forward_backward"] = partial(
-            forward_backward, layer.neuron, h_leaf, [h_leaf]
+        tasks[f"{name}/forward_backward"] = partial(
+            forward_backward, layer.run, xp, layer.parameters()
         )
-    times = round_robin(tasks, repeats)
+        tasks[f"{name}/neuron_forward"] = partial(forward, layer.run_neurons, h)
+        tasks[f"{name}/neuron_forward_backward"] = partial(
+            forward_backward, layer.run_neurons, h_leaves, h_leaves
+        )
+    times = round_robin(tasks, repeats, clock)
     results = {}
     for name, layer in found.items():
         r = {"note": layer.note}
@@ -255,8 +395,8 @@ def measure_memory(name: str) -> float:
     """Peak RSS growth (MB) of one forward + backward of ``name`` at :data:`MEMORY_CONFIG`, after
     a small warm-up (imports, compiled code) that counts as set-up. Linux only."""
     t, b, n = MEMORY_CONFIG
-    layer = layers(make_linear(n))[0][name]
-    weights = list(layer.linear.parameters())
+    layer = layers([make_linear(n)])[0][name]
+    weights = layer.parameters()
     forward_backward(layer.run, layer.prepare(make_input(2, 1, n)), weights)
     x = layer.prepare(make_input(t, b, n))
     Path("/proc/self/clear_refs").write_text("5")  # reset the peak (VmHWM) to the current RSS
@@ -281,7 +421,11 @@ def summary(results: dict) -> dict[str, float]:
     the neuron timed alone, "total_minus_gemm" the layer minus the GEMM alone."""
     ours, gemm_ms = results["axonal-cpu"], results["gemm"]
     peers = [r for name, r in results.items() if name in PEERS]
-    out = {"forward_over_gemm": ours["forward_ms"] / gemm_ms["forward_ms"]}
+    out = {f"{mode}_over_gemm": ours[f"{mode}_ms"] / gemm_ms[f"{mode}_ms"]
+           for mode in ("forward", "forward_backward")}  # fmt: skip
+    if "axonal-event" in results:
+        event_ms = results["axonal-event"]["forward_ms"]
+        out["event_forward_over_gemm"] = event_ms / gemm_ms["forward_ms"]
     if not peers:
         return out
     for mode in MODES:
@@ -323,8 +467,7 @@ def machine() -> dict[str, object]:
 def print_table(report: dict) -> None:
     for config in report["configs"]:
         res = config["results"]
-        print(f"\n(T, B, N) = ({config['T']}, {config['B']}, {config['N']}), median ms; "
-              "neuron = the neuron alone on the Linear's output")  # fmt: skip
+        print(f"\n{config['label']}: median ms; neuron = the neurons alone on their inputs")
         print(f"{'library':18s} {'fwd':>8s} {'fwd+bwd':>9s} {'neuron fwd':>11s} "
               f"{'neuron f+b':>11s} {'agree':>7s} {'rate':>6s}")  # fmt: skip
         for name, r in res.items():
@@ -334,7 +477,10 @@ def print_table(report: dict) -> None:
                   f"{r['neuron_forward_ms']:11.1f} {r['neuron_forward_backward_ms']:11.1f} "
                   f"{agree:>7s} {rate:>6s}")  # fmt: skip
         s = config["summary"]
-        line = f"axonal-cpu forward = {s['forward_over_gemm']:.2f}x the GEMM alone"
+        line = (f"axonal-cpu = {s['forward_over_gemm']:.2f}x (fwd), "
+                f"{s['forward_backward_over_gemm']:.2f}x (fwd+bwd) the GEMM alone")  # fmt: skip
+        if "event_forward_over_gemm" in s:
+            line += f"; axonal-event fwd {s['event_forward_over_gemm']:.2f}x"
         if "forward_backward_speedup" in s:
             line += (f"; vs the fastest peer, fwd+bwd: layer {s['forward_backward_speedup']:.2f}x"
                      f", neuron alone {s['neuron_forward_backward_speedup']:.1f}x, total minus "
@@ -348,26 +494,55 @@ def print_table(report: dict) -> None:
         print(f"unavailable: {name}: {why}")
 
 
+def _user_time() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_utime
+
+
+# wall: elapsed time; cpu: the process's CPU time (user + system, e.g. page faults); user: its
+# user time only. The CPU clocks count every thread of the process: with --threads 1 they are
+# less sensitive to other processes on a loaded machine than the wall clock.
+CLOCKS: dict[str, Callable[[], float]] = {
+    "wall": time.perf_counter,
+    "cpu": time.process_time,
+    "user": _user_time,
+}
+
+
+def add_timing_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--threads", type=int, help="torch threads (default: torch's)")
+    parser.add_argument("--clock", choices=CLOCKS, default="wall",
+                        help="what is timed (default: wall; cpu or user with --threads 1 on a "
+                             "loaded machine)")  # fmt: skip
+
+
+def timing(args: argparse.Namespace) -> Callable[[], float]:
+    """Apply ``--threads``; the clock that ``--clock`` selects."""
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    return CLOCKS[args.clock]
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="3 repeats instead of 7")
     parser.add_argument("--no-memory", action="store_true", help="skip the memory runs")
+    add_timing_arguments(parser)
     parser.add_argument("--memory", metavar="LIBRARY", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    clock = timing(args)
     if args.memory:
         print(measure_memory(args.memory))
         return
     repeats = 3 if args.quick else 7
     report: dict = {"command": " ".join(["python -m benchmarks.lif", *(argv or sys.argv[1:])]),
                     "machine": machine(), "versions": versions(), "repeats": repeats,
-                    "configs": [], "unavailable": {}}  # fmt: skip
-    for t, b, n in CONFIGS:
-        print(f"(T, B, N) = ({t}, {b}, {n})", flush=True)
-        results, missing = bench_config(t, b, n, repeats)
+                    "clock": args.clock, "configs": [], "unavailable": {}}  # fmt: skip
+    for config in CONFIGS:
+        print(config.label, flush=True)
+        results, missing = bench_config(config, repeats, clock)
         report["unavailable"] = missing
-        report["configs"].append(
-            {"T": t, "B": b, "N": n, "results": results, "summary": summary(results)}
-        )
+        report["configs"].append({**config.fields, "label": config.label, "results": results,
+                                  "summary": summary(results)})  # fmt: skip
     if not args.no_memory:
         names = list(report["configs"][0]["results"])
         report["memory_mb"] = memory_in_fresh_processes(names)

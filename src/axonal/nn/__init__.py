@@ -5,6 +5,7 @@ Sequence modules take time-major ``[T, B, ...]``; ``...Cell`` modules take one s
 
 from axonal.nn.base import Neuron, SpikingModule
 from axonal.nn.container import Sequential, Streaming
+from axonal.nn.event import EventConv2d, EventLinear, event_driven
 from axonal.nn.layers import CubaLI, Delay, Scale, SumPool2d, Threshold
 from axonal.nn.neurons import (
     ALIF,
@@ -34,6 +35,8 @@ __all__ = [
     "CubaLIF",
     "CubaLIFCell",
     "Delay",
+    "EventConv2d",
+    "EventLinear",
     "IFCell",
     "ILIFCell",
     "LICell",
@@ -47,4 +50,5 @@ __all__ = [
     "Streaming",
     "SumPool2d",
     "Threshold",
+    "event_driven",
 ]
