@@ -37,3 +37,16 @@ def test_data_neuromorse_writes_the_paper_layout(tmp_path, capsys):
 def test_bad_option_value_is_a_clear_error(capsys):
     assert main(["train", "morse", "--hidden", "0"]) == 2
     assert "hidden must be >= 1" in capsys.readouterr().err
+
+
+def test_train_morse_stdp_runs_a_tiny_job(tmp_path, capsys):
+    argv = ["train", "morse-stdp", "--epochs", "1", "--stream-words", "30",
+            "--test-samples-per-word", "1", "--test-conditions", "clean",
+            "--runs-dir", str(tmp_path), "--name", "tiny", "--no-progress"]  # fmt: skip
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "word accuracy" in out and "online exact/spikes" in out
+    assert (tmp_path / "tiny" / "metrics.json").is_file()
+    assert (tmp_path / "tiny" / "model.safetensors").is_file()
+    assert main(["train", "morse-stdp", "--neurons", "0"]) == 2
+    assert "neurons must be >= 1" in capsys.readouterr().err

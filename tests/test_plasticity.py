@@ -9,13 +9,23 @@ import torch
 from torch import nn
 
 from axonal.learning.functional import (
+    causal_stdp_pairings,
+    causal_stdp_update,
+    causal_window_trace,
     spike_latency,
     ssdp_delta,
     stdp_delta,
     stdp_pairings,
     stdp_update,
 )
-from axonal.learning.plasticity import SSDP, STDP, CosineSchedule, EMASchedule, bound_weight
+from axonal.learning.plasticity import (
+    SSDP,
+    STDP,
+    CausalSTDP,
+    CosineSchedule,
+    EMASchedule,
+    bound_weight,
+)
 from axonal.nn import LIF, RLIF, Sequential
 
 
@@ -348,3 +358,108 @@ def test_watch_equals_explicit_observe_and_skips_eval():
     torch.testing.assert_close(got_first, ssdp_delta(x, hidden, 0.1, 0.01))
     net(x)
     assert hooked.apply() is None and first.apply() is None
+
+
+# ---------------------------------------------------------------- fast SSDP paths
+
+
+def loop_latency(spikes: torch.Tensor, spike_time: str) -> torch.Tensor:
+    """First / last spike step of each [B, N] entry by a plain loop (T when silent)."""
+    steps = spikes.shape[0]
+    out = torch.full(spikes.shape[1:], float(steps))
+    for index in torch.cartesian_prod(*(torch.arange(n) for n in spikes.shape[1:])):
+        times = [t for t in range(steps) if spikes[(t, *index.tolist())] > 0]
+        if times:
+            out[tuple(index.tolist())] = times[0] if spike_time == "first" else times[-1]
+    return out
+
+
+@pytest.mark.parametrize("spike_time", ["first", "last"])
+def test_latency_is_the_same_on_every_path(spike_time: str):
+    g = torch.Generator().manual_seed(11)
+    values = torch.randn(300, 3, 4, generator=g) - 1.5  # "> 0" is a spike; T > 255
+    values[:, 0, 0] = 0.0  # a silent neuron
+    expected = loop_latency(values, spike_time)
+    short = values[:40]
+    for spikes, reference in (
+        (values, expected),  # contiguous float: compiled loop
+        (values.transpose(1, 2).contiguous().transpose(1, 2), expected),  # strided: torch
+        (values > 0, expected),  # bool, T >= 256: int16 weights
+        (short > 0, loop_latency(short, spike_time)),  # bool, T < 256: uint8 view
+        (short.double(), loop_latency(short, spike_time).double()),
+    ):
+        torch.testing.assert_close(spike_latency(spikes, spike_time), reference.to(spikes.dtype)
+                                   if spikes.is_floating_point() else reference)  # fmt: skip
+
+
+def test_ssdp_takes_bool_trains_and_is_symmetric():
+    pre, post = random_trains(12, 9, 6, 11, 3, p=0.15)
+    dense_like = ssdp_delta(pre, post, 2e-2, 7e-3, 1.5)
+    torch.testing.assert_close(ssdp_delta(pre > 0, post > 0, 2e-2, 7e-3, 1.5), dense_like)
+    # swapping pre and post transposes dW: both orientations of the internal sum agree
+    torch.testing.assert_close(ssdp_delta(post, pre, 2e-2, 7e-3, 1.5), dense_like.T)
+    with pytest.raises(TypeError, match="floating point"):
+        ssdp_delta(pre.long(), post)
+
+
+@pytest.mark.parametrize(("n_in", "n_out"), [(40, 2), (2, 40)])
+def test_ssdp_equals_dense_formula_for_lopsided_layers(n_in: int, n_out: int):
+    pre, post = random_trains(13, 20, 7, n_in, n_out, p=0.1)
+    t_pre, t_post = spike_latency(pre), spike_latency(post)
+    sync = post.amax(0)[:, :, None] * pre.amax(0)[:, None, :]
+    gauss = torch.exp(-((t_post[:, :, None] - t_pre[:, None, :]) ** 2) / 2)
+    dense = (1e-2 * sync * gauss - 3e-3 * (1 - sync) * gauss).mean(0)
+    torch.testing.assert_close(ssdp_delta(pre, post, 1e-2, 3e-3, 1.0), dense)
+
+
+def test_rules_accept_integer_count_trains():
+    lin = nn.Linear(3, 2)
+    rule = SSDP(lin, a_plus=0.1, a_baseline=0.05, start_epoch=0)
+    pre, post = random_trains(14, 5, 2, 3, 2, p=0.4)
+    rule.observe((2 * pre).long(), post.long())
+    torch.testing.assert_close(rule.apply(), ssdp_delta(pre, post, 0.1, 0.05))
+
+
+# ---------------------------------------------------------------- causal-window STDP
+
+
+def test_causal_window_trace_by_hand():
+    spikes = train(8, 1, 1, {(0, 0): [1, 3]})
+    nearest = causal_window_trace(spikes, 4, "nearest")[:, 0, 0]
+    torch.testing.assert_close(nearest, torch.tensor([0, 1, 0.75, 1, 0.75, 0.5, 0.25, 0]))
+    summed = causal_window_trace(spikes, 4, "all_to_all")[:, 0, 0]
+    torch.testing.assert_close(summed, torch.tensor([0, 1, 0.75, 1.5, 1.0, 0.5, 0.25, 0]))
+    with pytest.raises(ValueError, match="length"):
+        causal_window_trace(spikes, 0)
+
+
+def test_causal_stdp_pairings_equal_a_loop_over_spikes():
+    pre, post = random_trains(15, 16, 3, 4, 5, p=0.25)
+    ltp, count = causal_stdp_pairings(pre, post, 6, "nearest")
+    expected = torch.zeros(5, 4)
+    for t, b, j in post.nonzero().tolist():
+        for i in range(4):
+            earlier = [s for s in range(t + 1) if pre[s, b, i] > 0]
+            if earlier:
+                expected[j, i] += max(0.0, 1 - (t - earlier[-1]) / 6)
+    torch.testing.assert_close(ltp, expected / 3)
+    torch.testing.assert_close(count, post.sum((0, 1)) / 3)
+
+
+def test_causal_stdp_rule_moves_rows_toward_the_window():
+    param = nn.Parameter(torch.tensor([[0.5, 0.5], [0.2, 0.9]]))
+    rule = CausalSTDP(param, eta=0.1, window=15)
+    pre = train(20, 1, 2, {(0, 0): [2], (0, 1): [2]})
+    pre[2, 0, 1] = 0.0  # channel 1 spikes only at 12: 16 steps before the post spike
+    pre[12, 0, 1] = 0.0
+    post = train(20, 1, 2, {(0, 0): [5]})  # neuron 0 spikes at 5; neuron 1 never
+    rule.observe(pre, post)
+    delta = rule.apply()
+    # neuron 0: channel 0 spiked 3 steps earlier (w = 1 - 3/15 = 0.8), channel 1 never (w = 0)
+    torch.testing.assert_close(delta, torch.tensor([[0.1 * (0.8 - 0.5), 0.1 * (0 - 0.5)],
+                                                    [0.0, 0.0]]))  # fmt: skip
+    torch.testing.assert_close(param.detach(), torch.tensor([[0.53, 0.45], [0.2, 0.9]]))
+    up = causal_stdp_update(torch.ones(1, 1), torch.ones(1), 2.0, weight=torch.full((1, 1), 0.5))
+    assert up.item() == pytest.approx(0.5)  # cut at w_max = 1
+    with pytest.raises(ValueError, match="window"):
+        CausalSTDP(param, window=0)

@@ -3,6 +3,7 @@
 Commands:
     axonal demo                       train + evaluate the NeuroMorse network (`make demo`)
     axonal train morse [options]      the same job with every option exposed
+    axonal train morse-stdp [options] the paper's unsupervised STDP network (2 -> 50 WTA LIF)
     axonal data neuromorse --out DIR  write the 27 noise variants per split as HDF5 files
     axonal export RUN --nir FILE      a trained run's network as a NIR graph
     axonal import FILE                read a NIR graph, print it, run it on a sample
@@ -72,6 +73,51 @@ def _run_morse(args: argparse.Namespace) -> int:
     print(summary_table(results))
     print(f"\nwrote {config.runs_dir}/{config.name}/ (config.json, metrics.json, raster.png, "
           "training_curve.png, train/checkpoint.safetensors)")  # fmt: skip
+    return 0
+
+
+def _add_morse_stdp_options(parser: argparse.ArgumentParser) -> None:
+    from axonal.tasks.morse import CONDITIONS
+    from axonal.tasks.morse_stdp import MorseSTDPConfig
+
+    defaults = MorseSTDPConfig()
+    parser.add_argument("--name", default=defaults.name, help="run name: writes runs/<name>/")
+    parser.add_argument("--runs-dir", default=defaults.runs_dir, help="parent folder of runs")
+    parser.add_argument("--seed", type=int, default=defaults.seed, help="seed of everything")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    for name, kind, help_text in [
+        ("neurons", int, "winner-take-all LIF neurons"),
+        ("epochs", int, "passes over the 50 keywords"),
+        ("test_samples_per_word", int, "test samples per keyword and noise condition"),
+        ("stream_words", int, "words of running text in the keyword-spotting stream"),
+        ("detection_window", int, "steps after a keyword's end time that still count as a hit"),
+    ]:
+        flag = "--" + name.replace("_", "-")
+        parser.add_argument(flag, type=kind, default=getattr(defaults, name), help=help_text)
+    parser.add_argument(
+        "--train-condition", choices=list(CONDITIONS), default=defaults.train_condition,
+        help="noise of the training words (fresh every epoch)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--test-conditions", nargs="+", choices=list(CONDITIONS),
+        default=list(defaults.test_conditions), help="noise conditions evaluated",
+    )  # fmt: skip
+
+
+def _run_morse_stdp(args: argparse.Namespace) -> int:
+    from axonal.tasks.morse_stdp import MorseSTDPConfig, run, summary_table
+
+    names = {f.name for f in fields(MorseSTDPConfig)}
+    options = {k: v for k, v in vars(args).items() if k in names}
+    options["test_conditions"] = tuple(options["test_conditions"])
+    config = MorseSTDPConfig(**options, progress=not args.no_progress)
+    print(f"NeuroMorse STDP network: unsupervised training, run folder "
+          f"{config.runs_dir}/{config.name}/")  # fmt: skip
+    results = run(config)
+    print()
+    print(summary_table(results))
+    print(f"\nwrote {config.runs_dir}/{config.name}/ (config.json, metrics.json, "
+          "model.safetensors)")  # fmt: skip
     return 0
 
 
@@ -152,6 +198,15 @@ def build_parser() -> argparse.ArgumentParser:
     morse = tasks.add_parser("morse", help="NeuroMorse word classification + keyword spotting")
     _add_morse_options(morse, demo=False)
     morse.set_defaults(handler=_run_morse)
+    morse_stdp = tasks.add_parser(
+        "morse-stdp",
+        help="NeuroMorse's unsupervised STDP baseline (2 -> 50 winner-take-all LIF)",
+        description="Trains the NeuroMorse paper's STDP network without labels (winner-take-all, "
+        "adaptive thresholds, causal 15-step STDP window), labels each neuron with its "
+        "keyword, then evaluates word classification and keyword spotting per noise condition.",
+    )
+    _add_morse_stdp_options(morse_stdp)
+    morse_stdp.set_defaults(handler=_run_morse_stdp)
 
     data = commands.add_parser("data", help="build datasets as files")
     sets = data.add_subparsers(dest="dataset", required=True, metavar="DATASET")

@@ -39,6 +39,7 @@ from axonal.nn.recurrent import RLIF
 __all__ = [
     "SSDP",
     "STDP",
+    "CausalSTDP",
     "CosineSchedule",
     "EMASchedule",
     "PlasticityRule",
@@ -125,16 +126,30 @@ def bound_weight(target: nn.Module | nn.Parameter) -> nn.Parameter:
 
 
 def _neuron_axis_trains(spikes: Tensor, size: int, channels_first: bool, name: str) -> Tensor:
-    """``[T, B, ...]`` spikes -> ``[T, B, size]``, a neuron spiking where any of its sites do."""
+    """``[T, B, ...]`` spikes -> ``[T, B, size]`` (a value > 0 is a spike), detached.
+
+    A float or bool ``[T, B, size]`` train is returned as it is (no copy); other dtypes become
+    bool, and with extra axes a neuron spikes where any of its sites do (a bool train).
+    """
     if not isinstance(spikes, Tensor) or spikes.dim() < 3:
         got = tuple(spikes.shape) if isinstance(spikes, Tensor) else type(spikes).__name__
         raise ValueError(f"{name} must be spikes [T, B, ..., N] (>= 3 dims), got {got}")
-    x = spikes.detach()
-    if x.dim() > 3:  # [T, B, C, *spatial] (conv) or [T, B, *sites, N] (linear)
-        x = x.flatten(3).amax(dim=3) if channels_first else x.flatten(2, -2).amax(dim=2)
-    if x.shape[2] != size:
+    size_axis = 2 if channels_first or spikes.dim() == 3 else -1
+    if spikes.shape[size_axis] != size:
         raise ValueError(f"{name} must have {size} neurons, got shape {tuple(spikes.shape)}")
-    return (x > 0).to(x.dtype if x.is_floating_point() else torch.get_default_dtype())
+    x = spikes.detach()
+    if x.dim() == 3 and (x.is_floating_point() or x.dtype == torch.bool):
+        return x
+    fired = x if x.dtype == torch.bool else x > 0
+    if fired.dim() == 3:
+        return fired
+    # [T, B, C, *spatial] (conv) or [T, B, *sites, N] (linear)
+    return fired.flatten(3).any(dim=3) if channels_first else fired.flatten(2, -2).any(dim=2)
+
+
+def _binary(spikes: Tensor, dtype: torch.dtype) -> Tensor:
+    """A train (value > 0, or bool) as ``{0, 1}`` in ``dtype``."""
+    return (spikes if spikes.dtype == torch.bool else spikes > 0).to(dtype)
 
 
 class WatchHandle:
@@ -200,7 +215,7 @@ class PlasticityRule:
             return
         n_out, n_in = self.shape
         pre = _neuron_axis_trains(pre, n_in, self.channels_first, "pre")
-        post = _neuron_axis_trains(post, n_out, self.channels_first, "post").to(pre.dtype)
+        post = _neuron_axis_trains(post, n_out, self.channels_first, "post")
         with torch.no_grad():
             pending = self._measure(pre, post)
         if self._pending is None:
@@ -274,6 +289,8 @@ class PlasticityRule:
             setattr(self, name, float(state[name]))
 
     def _measure(self, pre: Tensor, post: Tensor) -> tuple[Tensor, ...]:
+        """The pending update of one pass from detached trains ``pre [T, B, N_in]``,
+        ``post [T, B, N_out]`` (float, value > 0 is a spike; or bool)."""
         raise NotImplementedError
 
     def _delta(self, pending: tuple[Tensor, ...], weight: Tensor) -> Tensor:
@@ -352,7 +369,10 @@ class STDP(PlasticityRule):
         self.w_min, self.w_max = w_min, w_max
 
     def _measure(self, pre: Tensor, post: Tensor) -> tuple[Tensor, ...]:
-        return LF.stdp_pairings(pre, post, self.tau_plus, self.tau_minus, self.mode)
+        dtype = torch.promote_types(self.weight.dtype, torch.float32)
+        return LF.stdp_pairings(
+            _binary(pre, dtype), _binary(post, dtype), self.tau_plus, self.tau_minus, self.mode
+        )
 
     def _delta(self, pending: tuple[Tensor, ...], weight: Tensor) -> Tensor:
         ltp, ltd = pending
@@ -360,3 +380,52 @@ class STDP(PlasticityRule):
             ltp, ltd, self.a_plus, self.a_minus, weight=weight, w_min=self.w_min,
             w_max=self.w_max, multiplicative=self.multiplicative,
         )  # fmt: skip
+
+
+class CausalSTDP(PlasticityRule):
+    """Post-triggered STDP with a causal linear window, weight-dependent (Bethi et al. 2022).
+
+    The rule of the NeuroMorse paper's STDP network
+    (:func:`axonal.learning.functional.causal_stdp_pairings`): at each post spike of neuron
+    ``j``, ``W[j, i] += eta (w(t_post - t_pre_i) - W[j, i])`` with the window
+    ``w(d) = max(0, 1 - d / window)`` of pre neuron ``i``'s latest spike (``"nearest"``) and
+    0 without one in the window; weights stay in ``[w_min, w_max]``. The post spikes of one
+    :meth:`observe` are summed (batch-averaged) and applied together at :meth:`apply`, with
+    the weight at that time. ``schedules`` may cover ``"eta"``. No warm-up by default.
+    """
+
+    amplitude_names = ("eta",)
+
+    def __init__(
+        self,
+        target: nn.Module | nn.Parameter,
+        eta: float = 0.1,
+        window: int = 15,
+        *,
+        mode: str = "nearest",
+        w_min: float | None = 0.0,
+        w_max: float | None = 1.0,
+        start_epoch: int = 0,
+        schedules: Mapping[str, Schedule] | None = None,
+    ) -> None:
+        super().__init__(target, start_epoch, schedules)
+        if mode not in LF.STDP_MODES:
+            raise ValueError(f"mode must be one of {LF.STDP_MODES}, got {mode!r}")
+        if isinstance(window, bool) or not isinstance(window, int) or window < 1:
+            raise ValueError(f"window must be an int >= 1 (steps), got {window!r}")
+        if w_min is not None and w_max is not None and not w_min < w_max:
+            raise ValueError(f"need w_min < w_max, got w_min={w_min}, w_max={w_max}")
+        self.eta, self.window, self.mode = float(eta), window, mode
+        self.w_min, self.w_max = w_min, w_max
+
+    def _measure(self, pre: Tensor, post: Tensor) -> tuple[Tensor, ...]:
+        dtype = torch.promote_types(self.weight.dtype, torch.float32)
+        return LF.causal_stdp_pairings(
+            _binary(pre, dtype), _binary(post, dtype), self.window, self.mode
+        )
+
+    def _delta(self, pending: tuple[Tensor, ...], weight: Tensor) -> Tensor:
+        ltp, count = pending
+        return LF.causal_stdp_update(
+            ltp, count, self.eta, weight=weight, w_min=self.w_min, w_max=self.w_max
+        )
