@@ -57,8 +57,7 @@ from axonal.quant import (
     quantized_layers,
     spiking_neurons,
 )
-from axonal.tasks.morse import CONDITIONS, MorseWords, build_model, readout_at
-from axonal.tasks.morse import _other_words as other_words
+from axonal.tasks.morse import CONDITIONS, MorseWords, build_model, other_words, readout_at
 
 TASKS = ("morse", "ndigits")
 VARIANTS = ("ptq", "qat", "squat_uniform", "squat_threshold", "qat_squat")

@@ -43,8 +43,8 @@ from axonal.io import save_json_atomic
 from axonal.tasks.morse import (
     CONDITIONS,
     MorseWords,
-    _other_words,
     build_model,
+    other_words,
     plasticity_rules,
     readout_at,
 )
@@ -177,7 +177,7 @@ def main() -> None:
     args = parser.parse_args()
     config = Config(**{k: getattr(args, k) for k in asdict(defaults)})
     torch.set_num_threads(1)
-    words = (_other_words(config.stream_words), tuple(CONDITIONS), 0.7, config.seed)
+    words = (other_words(config.stream_words), tuple(CONDITIONS), 0.7, config.seed)
     val_batches = list(DataLoader(
         MorseWords(512, *words, split=1), batch_size=config.batch_size,
         collate_fn=time_major_collate,

@@ -70,12 +70,15 @@ __all__ = [
     "MorseWords",
     "build_model",
     "classify",
+    "evaluation_words",
     "load_model",
+    "other_words",
     "plasticity_rules",
     "readout_at",
     "run",
     "silence_segments",
     "spot_keywords",
+    "stream_scores",
 ]
 
 OTHER = len(KEYWORDS)
@@ -172,15 +175,15 @@ class MorseWords(Dataset):
         return spikes, (target, spikes.shape[0])
 
 
-def _other_words(held_out: int) -> list[str]:
+def other_words(held_out: int) -> list[str]:
     """Non-keyword words of the text after its first ``held_out`` words (the test stream's),
     no longer than the longest keyword so that batches stay short."""
     def duration(word: str) -> int:
         return int(encode_word(word)["t"][-1])
 
     longest = max(duration(k) for k in KEYWORDS)
-    test_words = set(corpus_words()[:held_out])
-    candidates = {w for w in corpus_words() if w not in test_words and w not in KEYWORDS}
+    evaluation_words = set(corpus_words()[:held_out])
+    candidates = {w for w in corpus_words() if w not in evaluation_words and w not in KEYWORDS}
     return sorted(w for w in candidates if duration(w) <= longest)
 
 
@@ -301,7 +304,9 @@ def spot_keywords(
     return found.reshape(-1, 2)
 
 
-def _test_words(config: MorseConfig, condition: str) -> tuple[list[Tensor], Tensor]:
+def evaluation_words(config: MorseConfig, condition: str) -> tuple[list[Tensor], Tensor]:
+    """The test keyword samples under noise ``condition`` (a key of :data:`CONDITIONS`):
+    dense ``[T_i, 2]`` spike trains and their class indices ``[N]``."""
     data = NeuroMorse(
         "test",
         noise=CONDITIONS[condition],
@@ -313,7 +318,9 @@ def _test_words(config: MorseConfig, condition: str) -> tuple[list[Tensor], Tens
     return list(samples), torch.tensor(targets)
 
 
-def _stream_scores(model: nn.Module, config: MorseConfig, condition: str) -> dict[str, Any]:
+def stream_scores(model: nn.Module, config: MorseConfig, condition: str) -> dict[str, Any]:
+    """Keyword spotting on the test stream under ``condition``: exact-time hits (the paper's
+    metric) and tolerant micro/macro precision, recall and F1."""
     stream = NeuroMorseStream(
         noise=CONDITIONS[condition], num_words=config.stream_words, seed=config.seed
     )
@@ -366,7 +373,7 @@ def run(config: MorseConfig | None = None) -> dict[str, Any]:
     config = config or MorseConfig()
     run_dir = Path(config.runs_dir) / config.name
     save_json_atomic(run_dir / "config.json", asdict(config))
-    others = _other_words(config.stream_words)
+    others = other_words(config.stream_words)
     words = (others, config.train_conditions, config.keyword_fraction, config.seed)
     loader = DataLoader(
         MorseWords(config.train_samples, *words, split=0), batch_size=config.batch_size,
@@ -393,11 +400,11 @@ def run(config: MorseConfig | None = None) -> dict[str, Any]:
     model.eval()
     results: dict[str, Any] = {"train_seconds": train_seconds, "classification": {}}
     for condition in config.test_conditions:
-        samples, targets = _test_words(config, condition)
+        samples, targets = evaluation_words(config, condition)
         accuracy = (classify(model, samples) == targets).float().mean().item()
         results["classification"][condition] = accuracy
-    results["spotting"] = {c: _stream_scores(model, config, c) for c in config.test_conditions}
-    results["costs"] = _costs(model, _test_words(config, "clean")[0])
+    results["spotting"] = {c: stream_scores(model, config, c) for c in config.test_conditions}
+    results["costs"] = _costs(model, evaluation_words(config, "clean")[0])
     curves = {
         "train loss": history.train_loss,
         "validation loss": [v["loss"] for v in history.val],

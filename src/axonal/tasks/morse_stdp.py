@@ -64,9 +64,9 @@ from axonal.tasks.morse import (
     CONDITIONS,
     OTHER,
     MorseConfig,
-    _stream_scores,
-    _test_words,
     classify,
+    evaluation_words,
+    stream_scores,
 )
 
 __all__ = [
@@ -382,11 +382,11 @@ def run(config: MorseSTDPConfig | None = None) -> dict[str, Any]:
     }
     evaluation = config.evaluation()
     for condition in config.test_conditions:
-        samples, targets = _test_words(evaluation, condition)
+        samples, targets = evaluation_words(evaluation, condition)
         results["classification"][condition] = (
             (classify(model, samples) == targets).float().mean().item()
         )
-    results["spotting"] = {c: _stream_scores(model, evaluation, c) for c in config.test_conditions}
+    results["spotting"] = {c: stream_scores(model, evaluation, c) for c in config.test_conditions}
     results["online"] = {c: _online_scores(model, config, c) for c in config.test_conditions}
     save_json_atomic(run_dir / "metrics.json", {"history": history, **results})
     save_checkpoint(run_dir / CHECKPOINT, model, epoch=config.epochs, metadata=asdict(config))
