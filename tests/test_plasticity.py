@@ -360,6 +360,23 @@ def test_watch_equals_explicit_observe_and_skips_eval():
     assert hooked.apply() is None and first.apply() is None
 
 
+def test_watch_maps_a_conv_feature_map_to_a_classifier():
+    """A Linear fed by a flattened [T, B, C, H, W] spike map: pre_map flattens the train."""
+    g = torch.Generator().manual_seed(9)
+    x = (torch.rand(5, 2, 1, 4, 4, generator=g) < 0.5).float()
+    conv = Sequential(nn.Conv2d(1, 3, 3, padding=1), LIF(0.8, 0.3))
+    head = Sequential(nn.Flatten(), nn.Linear(48, 2), LIF(0.8, 0.3))
+    pooled = SSDP(head[1], a_plus=0.1, a_baseline=0.01, start_epoch=0)
+    handle = pooled.watch(conv, head, pre_map=lambda s: s.flatten(2))
+    with torch.no_grad():
+        features = conv(x)
+        out = head(features)
+    handle.remove()
+    delta = pooled.apply()
+    assert delta is not None and bool((delta != 0).any())
+    torch.testing.assert_close(delta, ssdp_delta(features.flatten(2), out, 0.1, 0.01))
+
+
 # ---------------------------------------------------------------- fast SSDP paths
 
 

@@ -27,7 +27,7 @@ Amplitude schedules are small objects stepped once per epoch: :class:`CosineSche
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import torch
@@ -243,14 +243,25 @@ class PlasticityRule:
             setattr(self, name, float(schedule.step(self.epoch, getattr(self, name))))
         self.epoch += 1
 
-    def watch(self, pre_module: nn.Module, post_module: nn.Module, *, pre_from: str = "output"):
+    def watch(
+        self,
+        pre_module: nn.Module,
+        post_module: nn.Module,
+        *,
+        pre_from: str = "output",
+        pre_map: Callable[[Tensor], Tensor] | None = None,
+        post_map: Callable[[Tensor], Tensor] | None = None,
+    ):
         """Observe every training-mode forward pass through forward hooks.
 
         The pre train is ``pre_module``'s output (``pre_from="output"``) or its first input
         (``"input"``, e.g. the network input for a first layer); the post train is
         ``post_module``'s output. Both must be time-major ``[T, B, ...]`` (hook spiking
         modules, not plain layers, which a :class:`axonal.nn.Sequential` runs on ``[T*B, ...]``).
-        The captured train lives on this rule only; nothing is observed in eval mode.
+        ``pre_map`` / ``post_map`` turn a captured train into what the bound weight sees, e.g.
+        ``lambda s: s.amax(dim=(-2, -1))`` for a Linear after global pooling of a
+        ``[T, B, C, H, W]`` feature map. The captured train lives on this rule only; nothing
+        is observed in eval mode.
 
         Returns:
             A :class:`WatchHandle`; ``handle.remove()`` uninstalls the hooks.
@@ -270,7 +281,9 @@ class PlasticityRule:
             if self._pre is None:
                 raise RuntimeError("post spikes arrived before any pre spikes were captured")
             pre, self._pre = self._pre, None
-            self.observe(pre, first(output))
+            post = first(output).detach()
+            self.observe(pre if pre_map is None else pre_map(pre),
+                         post if post_map is None else post_map(post))
 
         if pre_from == "input":
             pre_hook = pre_module.register_forward_pre_hook(keep_pre)
