@@ -4,6 +4,7 @@ Events are NumPy structured arrays (fields x, y, t [us], p in {0, 1}; :data:`EVE
 """
 
 from axonal.data.events.formats import FileInfo, probe
+from axonal.data.events.moving_shapes import MovingShapes
 from axonal.data.events.ndigits import NDigits
 from axonal.data.events.readers import iter_chunks, read
 from axonal.data.events.recording import (
@@ -41,6 +42,7 @@ __all__ = [
     "EventSimulator",
     "FileInfo",
     "MergePolarities",
+    "MovingShapes",
     "NDigits",
     "RandomCrop",
     "RandomFlip",
