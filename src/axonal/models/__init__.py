@@ -8,11 +8,20 @@ backbone shape, I-LIF) and SMA with Attention ZoneOut.
 from axonal.models.metaformer import SpikingMetaFormer, attention_block, conv_block
 from axonal.models.registry import create_model, list_models, register_model
 from axonal.models.resnet import SpikingBasicBlock, SpikingResNet, make_neuron
-from axonal.models.sma import SMA, SMAAttention, attention_zoneout, weigh, zoneout_mask
+from axonal.models.sma import (
+    SMA,
+    AttentionFactory,
+    SMAAttention,
+    attention_zoneout,
+    sma_factory,
+    weigh,
+    zoneout_mask,
+)
 from axonal.models.transformer import Residual, SpikeDrivenAttention, SpikeDrivenTransformer
 
 __all__ = [
     "SMA",
+    "AttentionFactory",
     "Residual",
     "SMAAttention",
     "SpikeDrivenAttention",
@@ -27,6 +36,7 @@ __all__ = [
     "list_models",
     "make_neuron",
     "register_model",
+    "sma_factory",
     "weigh",
     "zoneout_mask",
 ]

@@ -40,7 +40,8 @@ from typing import Any
 from torch import Tensor, nn
 
 from axonal.models.registry import register_model
-from axonal.models.resnet import Attention, _sma_factory, make_neuron
+from axonal.models.resnet import make_neuron
+from axonal.models.sma import AttentionFactory, sma_factory
 from axonal.models.transformer import Residual, SpikeDrivenAttention
 from axonal.nn import Neuron, Sequential
 
@@ -71,7 +72,7 @@ def conv_block(
     kernel: int = 7,
     neuron: str = NEURON_DEFAULT,
     max_spikes: int = 4,
-    attention: Attention | None = None,
+    attention: AttentionFactory | None = None,
 ) -> Sequential:
     """A MetaFormer conv block ``[T, B, dim, H, W] -> same``: separable-conv token mixer and
     3x3 channel MLP, each with a membrane shortcut (see the module docstring).
@@ -169,7 +170,7 @@ class SpikingMetaFormer(Sequential):
         if dims[0] % 2 or kernel < 1 or kernel % 2 == 0:
             raise ValueError(f"need an even dims[0] and an odd kernel, got {dims}, {kernel}")
         make_neuron(neuron, max_spikes)  # validates the neuron kind early
-        attention = _sma_factory(time_steps, sma_options) if sma else None
+        attention = sma_factory(time_steps, sma_options) if sma else None
         spiking = {"neuron": neuron, "max_spikes": max_spikes}
         conv = {"sep_ratio": sep_ratio, "conv_ratio": conv_ratio, "kernel": kernel, **spiking}
 

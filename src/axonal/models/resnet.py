@@ -19,14 +19,13 @@ the resolution for ``i > 0``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from functools import partial
 from typing import Any
 
 from torch import Tensor, nn
 
 from axonal.models.registry import register_model
-from axonal.models.sma import SMA
+from axonal.models.sma import AttentionFactory, sma_factory
 from axonal.nn import ILIF, LIF, Neuron, Sequential, SpikingModule
 
 __all__ = ["NEURONS", "VARIANTS", "SpikingBasicBlock", "SpikingResNet", "make_neuron"]
@@ -34,7 +33,6 @@ __all__ = ["NEURONS", "VARIANTS", "SpikingBasicBlock", "SpikingResNet", "make_ne
 NEURONS = ("lif", "ilif")
 VARIANTS = ("sew", "ms")
 
-Attention = Callable[[int], nn.Module]
 
 
 def make_neuron(kind: str, max_spikes: int = 4, threshold: float = 1.0) -> Neuron:
@@ -70,7 +68,7 @@ class SpikingBasicBlock(SpikingModule):
         variant: str = "sew",
         neuron: str = "lif",
         max_spikes: int = 4,
-        attention: Attention | None = None,
+        attention: AttentionFactory | None = None,
     ) -> None:
         super().__init__()
         if variant not in VARIANTS:
@@ -139,7 +137,7 @@ class SpikingResNet(Sequential):
             raise ValueError(f"layers must be a non-empty tuple of ints >= 1, got {layers!r}")
         if variant not in VARIANTS:
             raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
-        attention = _sma_factory(time_steps, sma_options) if sma else None
+        attention = sma_factory(time_steps, sma_options) if sma else None
         block = partial(
             SpikingBasicBlock, variant=variant, neuron=neuron, max_spikes=max_spikes,
             attention=attention,
@@ -166,12 +164,6 @@ class SpikingResNet(Sequential):
                 f"SpikingResNet expects [T, B, {self.in_channels}, H, W], got {tuple(x.shape)}"
             )
         return super().run(x, state)
-
-
-def _sma_factory(time_steps: int | None, options: dict[str, Any] | None) -> Attention:
-    if time_steps is None:
-        raise ValueError("sma=True needs time_steps (the T of every input), got None")
-    return partial(SMA, time_steps=time_steps, **(options or {}))
 
 
 _SHAPES = {"18": ((2, 2, 2, 2), 64), "_tiny": ((1, 1), 16)}

@@ -13,6 +13,8 @@ AZO (training only) replaces, per scale, the attended feature at the least atten
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from typing import Any, NamedTuple
 
 import torch
@@ -20,7 +22,15 @@ from torch import Tensor, nn
 
 from axonal.nn import LIF, Sequential, SpikingModule
 
-__all__ = ["SMA", "SMAAttention", "attention_zoneout", "weigh", "zoneout_mask"]
+__all__ = [
+    "SMA",
+    "AttentionFactory",
+    "SMAAttention",
+    "attention_zoneout",
+    "sma_factory",
+    "weigh",
+    "zoneout_mask",
+]
 
 
 class SMAAttention(NamedTuple):
@@ -178,3 +188,15 @@ class SMA(SpikingModule):
             f"channels={self.channels}, time_steps={self.time_steps}, "
             f"kernel_sizes={self.kernel_sizes}, azo={self.azo}, rcr={self.rcr}, rtr={self.rtr}"
         )
+
+
+AttentionFactory = Callable[[int], nn.Module]
+"""Builds the attention module of a conv stage from its channel count."""
+
+
+def sma_factory(time_steps: int | None, options: dict[str, Any] | None = None) -> AttentionFactory:
+    """``channels -> SMA(channels, time_steps=..., **options)``, as the model zoo's ``sma=True``
+    plugs SMA into every conv stage; ``time_steps`` (the T of every input) is required."""
+    if time_steps is None:
+        raise ValueError("sma=True needs time_steps (the T of every input), got None")
+    return partial(SMA, time_steps=time_steps, **(options or {}))
