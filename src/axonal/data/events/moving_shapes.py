@@ -32,7 +32,6 @@ Both splits are cached in one file, ``$AXONAL_CACHE/moving_shapes/<params-hash>.
 
 from __future__ import annotations
 
-import zipfile
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
@@ -41,8 +40,14 @@ from typing import Any
 import numpy as np
 
 from axonal.data.events.ndigits import SIMULATOR
+from axonal.data.events.packed import (
+    PackedEventDataset,
+    check_limit,
+    check_split,
+    load_or_build,
+)
 from axonal.data.events.recording import EVENT_DTYPE
-from axonal.io import atomic_path, cache_file
+from axonal.io import cache_file
 
 SENSOR_SIZE = 34
 DIRECTIONS = 8
@@ -61,7 +66,7 @@ _SPLIT_IDS = {"train": 0, "test": 1}
 _FIELDS = ("events", "offsets", "labels", "shapes", "contrast", "travel", "split")
 
 
-class MovingShapes:
+class MovingShapes(PackedEventDataset):
     """Tonic-style Moving Shapes dataset: ``ds[i] -> (events, direction)``.
 
     Args:
@@ -93,34 +98,16 @@ class MovingShapes:
         seed: int = 0,
         limit: int | None = None,
     ) -> None:
-        if split not in SPLIT_SIZES:
-            raise ValueError(f"split must be 'train' or 'test', got {split!r}")
-        if limit is not None and (not isinstance(limit, int) or limit < 1):
-            raise ValueError(f"limit must be a positive int or None, got {limit!r}")
         if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
             raise ValueError(f"seed must be an int >= 0, got {seed!r}")
-        self.transform, self.target_transform = transform, target_transform
-        self.cache_path = cache_path(seed, limit)
-        data = _load_or_build(self.cache_path, seed, limit)
+        check_split(split)
+        self.cache_path = cache_path(seed, check_limit(limit))
+        data = load_or_build(self.cache_path, _FIELDS, lambda: build(seed, limit))
         rows = np.flatnonzero(data["split"] == _SPLIT_IDS[split])
-        self._events, self._offsets, self._rows = data["events"], data["offsets"], rows
-        self.targets = data["labels"][rows]
+        super().__init__(data, rows, transform, target_transform)
         self.shapes = data["shapes"][rows]
         self.contrast = data["contrast"][rows]
         self.travel = data["travel"][rows]
-
-    def __len__(self) -> int:
-        return len(self._rows)
-
-    def __getitem__(self, i: int) -> tuple[Any, Any]:
-        row = self._rows[i]
-        events = self._events[self._offsets[row] : self._offsets[row + 1]].copy()
-        label = int(self.targets[i])
-        if self.transform is not None:
-            events = self.transform(events)
-        if self.target_transform is not None:
-            label = self.target_transform(label)
-        return events, label
 
 
 def cache_path(seed: int, limit: int | None) -> Path:
@@ -132,19 +119,6 @@ def cache_path(seed: int, limit: int | None) -> Path:
         "duration_us": DURATION_US, "sizes": SPLIT_SIZES, "simulator": asdict(SIMULATOR),
     }  # fmt: skip
     return cache_file("moving_shapes", params)
-
-
-def _load_or_build(path: Path, seed: int, limit: int | None) -> dict[str, np.ndarray]:
-    """Read the cache file; build and write it when it is missing or unreadable."""
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            return {k: f[k] for k in _FIELDS}
-    except (FileNotFoundError, zipfile.BadZipFile, KeyError, ValueError, OSError):
-        pass
-    data = build(seed, limit)
-    with atomic_path(path) as tmp, open(tmp, "wb") as f:
-        np.savez_compressed(f, **data)
-    return data
 
 
 def build(seed: int, limit: int | None = None) -> dict[str, np.ndarray]:

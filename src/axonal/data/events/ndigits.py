@@ -22,7 +22,6 @@ one file.
 
 from __future__ import annotations
 
-import zipfile
 from collections.abc import Callable
 from dataclasses import asdict
 from itertools import pairwise
@@ -33,9 +32,15 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from axonal.data.events.packed import (
+    PackedEventDataset,
+    check_limit,
+    check_split,
+    load_or_build,
+)
 from axonal.data.events.recording import EVENT_DTYPE
 from axonal.data.events.simulator import EventSimulator
-from axonal.io import atomic_path, cache_file
+from axonal.io import cache_file
 
 SENSOR_SIZE = 34
 DIGIT_SIZE = 28
@@ -51,9 +56,10 @@ SPLIT_SEED = 0
 TEST_FRACTION = 0.2
 FORMAT_VERSION = 1
 _CHUNK = 256
+_FIELDS = ("events", "offsets", "labels", "indices", "is_test")
 
 
-class NDigits:
+class NDigits(PackedEventDataset):
     """Tonic-style N-Digits dataset: ``ds[i] -> (events, label)``.
 
     Args:
@@ -82,31 +88,12 @@ class NDigits:
         seed: int = 0,
         limit: int | None = None,
     ) -> None:
-        if split not in ("train", "test"):
-            raise ValueError(f"split must be 'train' or 'test', got {split!r}")
-        if limit is not None and (not isinstance(limit, int) or limit < 1):
-            raise ValueError(f"limit must be a positive int or None, got {limit!r}")
-        self.transform, self.target_transform = transform, target_transform
-        self.cache_path = cache_path(seed, limit)
-        data = _load_or_build(self.cache_path, seed, limit)
+        check_split(split)
+        self.cache_path = cache_path(seed, check_limit(limit))
+        data = load_or_build(self.cache_path, _FIELDS, lambda: build(seed, limit))
         rows = np.flatnonzero(data["is_test"] == (split == "test"))
-        self._events, self._offsets = data["events"], data["offsets"]
-        self._rows = rows
-        self.targets = data["labels"][rows]
+        super().__init__(data, rows, transform, target_transform)
         self.indices = data["indices"][rows]
-
-    def __len__(self) -> int:
-        return len(self._rows)
-
-    def __getitem__(self, i: int) -> tuple[Any, Any]:
-        row = self._rows[i]
-        events = self._events[self._offsets[row] : self._offsets[row + 1]].copy()
-        label = int(self.targets[i])
-        if self.transform is not None:
-            events = self.transform(events)
-        if self.target_transform is not None:
-            label = self.target_transform(label)
-        return events, label
 
 
 def cache_path(seed: int, limit: int | None) -> Path:
@@ -118,19 +105,6 @@ def cache_path(seed: int, limit: int | None) -> Path:
         "split_seed": SPLIT_SEED, "test_fraction": TEST_FRACTION,
     }
     return cache_file("ndigits", params)
-
-
-def _load_or_build(path: Path, seed: int, limit: int | None) -> dict[str, np.ndarray]:
-    """Read the cache file; build and write it when it is missing or unreadable."""
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            return {k: f[k] for k in ("events", "offsets", "labels", "indices", "is_test")}
-    except (FileNotFoundError, zipfile.BadZipFile, KeyError, ValueError, OSError):
-        pass
-    data = build(seed, limit)
-    with atomic_path(path) as tmp, open(tmp, "wb") as f:
-        np.savez_compressed(f, **data)
-    return data
 
 
 def build(seed: int, limit: int | None = None) -> dict[str, np.ndarray]:
