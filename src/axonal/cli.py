@@ -13,25 +13,63 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import fields
+from typing import Any
 
 from axonal import __version__
 
 __all__ = ["main"]
 
 
-def _add_morse_options(parser: argparse.ArgumentParser, *, demo: bool) -> None:
-    from axonal.tasks.morse import CONDITIONS, PLASTICITY, MorseConfig
-
-    defaults = MorseConfig()
+def _add_run_options(
+    parser: argparse.ArgumentParser, defaults: Any, numbers: Sequence[tuple[str, type, str]] = ()
+) -> None:
+    """The options every task run has (name, folder, seed, progress) and one ``--flag`` per
+    numeric config field in ``numbers`` (``(field, type, help)``), defaulting to ``defaults``."""
     parser.add_argument("--name", default=defaults.name, help="run name: writes runs/<name>/")
     parser.add_argument("--runs-dir", default=defaults.runs_dir, help="parent folder of runs")
     parser.add_argument("--seed", type=int, default=defaults.seed, help="seed of everything")
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    for name, kind, help_text in numbers:
+        flag = "--" + name.replace("_", "-")
+        parser.add_argument(flag, type=kind, default=getattr(defaults, name), help=help_text)
+
+
+def _add_conditions(parser: argparse.ArgumentParser, flag: str, default: Sequence[str],
+                    help_text: str) -> None:
+    """A ``--flag`` taking one or more NeuroMorse noise conditions."""
+    from axonal.tasks.morse import CONDITIONS
+
+    parser.add_argument(flag, nargs="+", choices=list(CONDITIONS), default=list(default),
+                        help=help_text)  # fmt: skip
+
+
+def _config(cls: type, args: argparse.Namespace) -> Any:
+    """The task config ``cls`` from the parsed options named like its fields (lists become
+    tuples)."""
+    names = {f.name for f in fields(cls)}
+    options = {k: tuple(v) if isinstance(v, list) else v
+               for k, v in vars(args).items() if k in names}  # fmt: skip
+    return cls(**options, progress=not args.no_progress)
+
+
+def _report(results: dict[str, Any], summary: Callable[[dict[str, Any]], str], folder: str,
+            files: str) -> int:
+    print()
+    print(summary(results))
+    print(f"\nwrote {folder}/ ({files})")
+    return 0
+
+
+def _add_morse_options(parser: argparse.ArgumentParser, *, demo: bool) -> None:
+    from axonal.tasks.morse import PLASTICITY, MorseConfig
+
+    defaults = MorseConfig()
     if demo:
+        _add_run_options(parser, defaults)
         return
-    for name, kind, help_text in [
+    _add_run_options(parser, defaults, [
         ("hidden", int, "neurons per hidden layer"),
         ("epochs", int, "training epochs"),
         ("train_samples", int, "noisy training words per epoch"),
@@ -41,39 +79,25 @@ def _add_morse_options(parser: argparse.ArgumentParser, *, demo: bool) -> None:
         ("test_samples_per_word", int, "test samples per keyword and noise condition"),
         ("stream_words", int, "words of running text in the keyword-spotting stream"),
         ("detection_window", int, "steps after a keyword's end time that still count as a hit"),
-    ]:
-        flag = "--" + name.replace("_", "-")
-        parser.add_argument(flag, type=kind, default=getattr(defaults, name), help=help_text)
+    ])  # fmt: skip
     parser.add_argument(
         "--plasticity", choices=list(PLASTICITY), default=defaults.plasticity,
         help="a local rule beside gradient training: SSDP or STDP (see docs/plasticity.md)",
     )  # fmt: skip
-    parser.add_argument(
-        "--train-conditions", nargs="+", choices=list(CONDITIONS),
-        default=list(defaults.train_conditions), help="noise conditions mixed in training",
-    )  # fmt: skip
-    parser.add_argument(
-        "--test-conditions", nargs="+", choices=list(CONDITIONS),
-        default=list(defaults.test_conditions), help="noise conditions evaluated",
-    )  # fmt: skip
+    _add_conditions(parser, "--train-conditions", defaults.train_conditions,
+                    "noise conditions mixed in training")  # fmt: skip
+    _add_conditions(parser, "--test-conditions", defaults.test_conditions,
+                    "noise conditions evaluated")  # fmt: skip
 
 
 def _run_morse(args: argparse.Namespace) -> int:
     from axonal.tasks.morse import MorseConfig, run, summary_table
 
-    names = {f.name for f in fields(MorseConfig)}
-    options = {k: v for k, v in vars(args).items() if k in names}
-    for key in ("train_conditions", "test_conditions"):
-        if key in options:
-            options[key] = tuple(options[key])
-    config = MorseConfig(**options, progress=not args.no_progress)
-    print(f"NeuroMorse: training a spiking network, run folder {config.runs_dir}/{config.name}/")
-    results = run(config)
-    print()
-    print(summary_table(results))
-    print(f"\nwrote {config.runs_dir}/{config.name}/ (config.json, metrics.json, raster.png, "
-          "training_curve.png, train/checkpoint.safetensors)")  # fmt: skip
-    return 0
+    config = _config(MorseConfig, args)
+    folder = f"{config.runs_dir}/{config.name}"
+    print(f"NeuroMorse: training a spiking network, run folder {folder}/")
+    return _report(run(config), summary_table, folder, "config.json, metrics.json, raster.png, "
+                   "training_curve.png, train/checkpoint.safetensors")  # fmt: skip
 
 
 def _add_morse_stdp_options(parser: argparse.ArgumentParser) -> None:
@@ -81,44 +105,29 @@ def _add_morse_stdp_options(parser: argparse.ArgumentParser) -> None:
     from axonal.tasks.morse_stdp import MorseSTDPConfig
 
     defaults = MorseSTDPConfig()
-    parser.add_argument("--name", default=defaults.name, help="run name: writes runs/<name>/")
-    parser.add_argument("--runs-dir", default=defaults.runs_dir, help="parent folder of runs")
-    parser.add_argument("--seed", type=int, default=defaults.seed, help="seed of everything")
-    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    for name, kind, help_text in [
+    _add_run_options(parser, defaults, [
         ("neurons", int, "winner-take-all LIF neurons"),
         ("epochs", int, "passes over the 50 keywords"),
         ("test_samples_per_word", int, "test samples per keyword and noise condition"),
         ("stream_words", int, "words of running text in the keyword-spotting stream"),
         ("detection_window", int, "steps after a keyword's end time that still count as a hit"),
-    ]:
-        flag = "--" + name.replace("_", "-")
-        parser.add_argument(flag, type=kind, default=getattr(defaults, name), help=help_text)
+    ])  # fmt: skip
     parser.add_argument(
         "--train-condition", choices=list(CONDITIONS), default=defaults.train_condition,
         help="noise of the training words (fresh every epoch)",
     )  # fmt: skip
-    parser.add_argument(
-        "--test-conditions", nargs="+", choices=list(CONDITIONS),
-        default=list(defaults.test_conditions), help="noise conditions evaluated",
-    )  # fmt: skip
+    _add_conditions(parser, "--test-conditions", defaults.test_conditions,
+                    "noise conditions evaluated")  # fmt: skip
 
 
 def _run_morse_stdp(args: argparse.Namespace) -> int:
     from axonal.tasks.morse_stdp import MorseSTDPConfig, run, summary_table
 
-    names = {f.name for f in fields(MorseSTDPConfig)}
-    options = {k: v for k, v in vars(args).items() if k in names}
-    options["test_conditions"] = tuple(options["test_conditions"])
-    config = MorseSTDPConfig(**options, progress=not args.no_progress)
-    print(f"NeuroMorse STDP network: unsupervised training, run folder "
-          f"{config.runs_dir}/{config.name}/")  # fmt: skip
-    results = run(config)
-    print()
-    print(summary_table(results))
-    print(f"\nwrote {config.runs_dir}/{config.name}/ (config.json, metrics.json, "
-          "model.safetensors)")  # fmt: skip
-    return 0
+    config = _config(MorseSTDPConfig, args)
+    folder = f"{config.runs_dir}/{config.name}"
+    print(f"NeuroMorse STDP network: unsupervised training, run folder {folder}/")
+    return _report(run(config), summary_table, folder,
+                   "config.json, metrics.json, model.safetensors")  # fmt: skip
 
 
 def _write_neuromorse(args: argparse.Namespace) -> int:
