@@ -35,8 +35,9 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
+from benchmarks.lif import BETA, THRESHOLD, spikingjelly_lif
+
 CONFIGS = ((500, 16, 16384), (100, 32, 512), (500, 16, 1024), (25, 128, 256))
-BETA, THRESHOLD = 0.95, 1.0
 RESULTS = Path(__file__).parent / "results" / "gpu.json"
 RUNNERS = {  # process name -> (library, SpikingJelly implementation)
     "axonal": ("axonal", None),
@@ -76,23 +77,6 @@ def axonal_neuron(backend: str, device: str) -> Callable[[Tensor], Tensor]:
         if kernels.last_backend() != backend:
             raise RuntimeError(f"axonal ran {kernels.last_backend()!r}, not {backend!r}")
         return out
-
-    return run
-
-
-def spikingjelly_neuron() -> Callable[[Tensor], Tensor]:
-    """SpikingJelly's multi-step LIFNode: ``v - v / tau + x`` (beta = 1 - 1/tau), soft reset,
-    ATan surrogate, fires at ``v >= 1``."""
-    from spikingjelly.activation_based import functional, neuron, surrogate
-
-    node = neuron.LIFNode(
-        tau=1 / (1 - BETA), decay_input=False, v_threshold=THRESHOLD, v_reset=None,
-        surrogate_function=surrogate.ATan(), detach_reset=True, step_mode="m",
-    )  # fmt: skip
-
-    def run(h: Tensor) -> Tensor:
-        functional.reset_net(node)
-        return node(h)
 
     return run
 
@@ -169,7 +153,7 @@ def run_library(name: str, repeats: int) -> dict[str, dict]:
         neurons = {"gemm": None, "axonal-triton": axonal_neuron("triton", "cuda"),
                    "axonal-reference": axonal_neuron("reference", "cuda")}  # fmt: skip
     else:
-        neurons = {name: spikingjelly_neuron()}
+        neurons = {name: spikingjelly_lif()}
     out = {}
     for t, b, n in CONFIGS:
         for label, neuron in neurons.items():

@@ -152,24 +152,28 @@ def snntorch(synapses: list[nn.Module]) -> Layer:
     )
 
 
-def spikingjelly(synapses: list[nn.Module]) -> Layer:
+def spikingjelly_lif() -> Callable[[Tensor], Tensor]:
+    """SpikingJelly's multi-step LIFNode with axonal's LIF semantics here: ``v - v / tau + x``
+    (beta = 1 - 1/tau), subtract reset, ATan surrogate, fires at ``v >= THRESHOLD``; its
+    state is reset before every call. (Its backend is SpikingJelly's choice for the device.)"""
     from spikingjelly.activation_based import functional, neuron, surrogate
 
-    def make() -> Callable[[Tensor], Tensor]:
-        node = neuron.LIFNode(
-            tau=1 / (1 - BETA), decay_input=False, v_threshold=THRESHOLD, v_reset=None,
-            surrogate_function=surrogate.ATan(), detach_reset=True, step_mode="m",
-        )  # fmt: skip
+    node = neuron.LIFNode(
+        tau=1 / (1 - BETA), decay_input=False, v_threshold=THRESHOLD, v_reset=None,
+        surrogate_function=surrogate.ATan(), detach_reset=True, step_mode="m",
+    )  # fmt: skip
 
-        def run(h: Tensor) -> Tensor:
-            functional.reset_net(node)
-            return node(h)
+    def run(h: Tensor) -> Tensor:
+        functional.reset_net(node)
+        return node(h)
 
-        return run
+    return run
 
+
+def spikingjelly(synapses: list[nn.Module]) -> Layer:
     return Layer(
         synapses,
-        [make() for _ in synapses],
+        [spikingjelly_lif() for _ in synapses],
         "LIFNode multi-step, v - v/tau + x (beta = 1 - 1/tau), fires at v >= 1",
     )
 
