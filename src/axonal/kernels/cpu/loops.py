@@ -4,21 +4,41 @@ Arrays are flat over neurons: input ``x [T, M]`` with ``M`` the number of elemen
 ``[B, ...]``, states ``[S, M]`` (rows ``v``, and ``a`` for ALIF), parameters ``[6, M]`` (rows
 named below), all in the input's dtype; parameter gradients accumulate in float64. A call
 handles the neuron blocks ``[b0, b1)`` of ``BLOCK`` neurons: inside a block it runs over time
-with the block's state in cache and the innermost loops over contiguous neurons (vectorised).
-Callers run disjoint block ranges on different threads (every loop releases the GIL).
+with the block's state in cache. Callers run disjoint block ranges on different threads (every
+loop releases the GIL).
+
+Vectorisation. A step of a block is one loop over its contiguous neurons, which LLVM
+vectorises only when the body has no branch: a loop loads every row it may need and picks
+values with selects (``a if flag else b``, the flag fixed for the call: reset mode,
+``detach_reset``). The flags that change the work are constants of each copy of a loop instead
+(the helpers marked ``_inline`` are inlined by numba, and a dispatcher passes the flag on as a
+constant): whether the membrane comes quantised in ``u``, whether ``u`` is kept for the
+backward, the surrogate. Measured on this code, two things made the same loops 2-3x slower:
+a dispatch inside the loop over time (so the forward and replay have one loop over time per
+model and case, in a function per model, :func:`_lif_chunk` ...), and backward loops inlined
+into the loop over time (so a backward step is a call, :func:`_spiking_step`).
 
 The arithmetic repeats :mod:`axonal.functional.neurons` operation by operation (no fused
-multiply-add, no reassociation: ``fastmath=False``), so outputs and states are bitwise equal
-to the reference scan. ``error_model="numpy"`` drops the zero-division check that would keep
-divisions from vectorising (``x / 0`` gives inf or nan, as in torch). The row helpers take
-contiguous 1-d rows (slicing inside them measured about 2x slower).
+multiply-add, no reassociation: ``fastmath=False``), so outputs and states are bitwise equal to
+the reference scan. Selects are exact: each mode's value is computed as the functional code
+computes it, and the leak row is ``-0.0`` where the functional code adds no leak term (``u +
+(-0.0)`` is ``u`` bit for bit, zeros included). ``error_model="numpy"`` drops the
+zero-division check that would keep divisions from vectorising (``x / 0`` gives inf or nan, as
+in torch).
+
+State quantisation: ``levels [L]`` (sorted) and ``mids [L - 1]`` (midpoints of neighbouring
+levels, as :class:`axonal.quant.StateQuantizer` computes them) replace the pre-reset membrane
+by ``levels[i]`` with ``i`` the number of midpoints that are not ``>= u`` (``searchsorted``: a
+tie goes to the lower level, NaN to the top one). Empty ``levels``: no quantisation. Its
+gradient is the straight-through one (1), so the backward is the same, at the quantised
+membranes.
 
 Memory: the forward keeps nothing per step but the state at the start of every ``CHUNK``
 steps (``ckpt [ceil(T / CHUNK), S, M]``). The backward re-runs each chunk from its checkpoint
 and the input ``x`` (bitwise the same membranes), then walks the chunk backwards in time.
 
-``cfg = (model, reset, detach_reset, has_leak, surrogate, max_spikes)``, ints; ``consts`` holds
-the surrogate's two constants in the input's dtype.
+``cfg = (model, reset, detach_reset, surrogate, max_spikes)``, ints; ``consts`` holds the
+surrogate's two constants in the input's dtype.
 """
 
 from __future__ import annotations
@@ -38,62 +58,20 @@ ATAN, FAST_SIGMOID, SIGMOID, TRIANGLE, STRAIGHT_THROUGH = 0, 1, 2, 3, 4
 # parameter rows (LI uses beta and leak, ALIF all, the others the first four)
 BETA, THRESHOLD, LEAK, V_RESET, ADAPT_DECAY, ADAPT_STRENGTH = 0, 1, 2, 3, 4, 5
 
-_jit = njit(nogil=True, cache=True, fastmath=False, error_model="numpy")
+_options = {"nogil": True, "cache": True, "fastmath": False, "error_model": "numpy"}
+_jit = njit(**_options)
+_inline = njit(inline="always", **_options)
 Array = np.ndarray
-Config = tuple[int, int, int, int, int, int]
+Config = tuple[int, int, int, int, int]
 
 
-@_jit
+@_inline
 def _bounds(b: int, m: int) -> tuple[int, int]:
     lo = b * BLOCK
     return lo, min(lo + BLOCK, m)
 
 
-@_jit
-def _leaky(v, x, beta, leak, has_leak):
-    """``beta * v + x``, then ``+ (1 - beta) * v_leak`` (precomputed in ``leak``) if any."""
-    u = beta * v + x
-    if has_leak:
-        u = u + leak
-    return u
-
-
-@_jit
-def _reset(u, r, amount, v_reset, mode):
-    """Membrane after the reset driven by ``r`` (``_reset`` of the functional code)."""
-    if mode == SUBTRACT:
-        return u - r * amount
-    if mode == ZERO:
-        return u - r * (u - v_reset)
-    return u
-
-
-@_jit
-def _reset_grads(g, u, r, amount, v_reset, mode):
-    """Given ``g = dL/dv'``, the partials of the reset: ``(dL/du, dL/dr, dL/d amount)``."""
-    zero = g - g
-    if mode == SUBTRACT:
-        return g, -(g * amount), -(g * r)
-    if mode == ZERO:
-        return g - g * r, -(g * (u - v_reset)), zero
-    return g, zero, zero
-
-
-@_jit
-def _count(u, thr, d):
-    """I-LIF: the count ``round(clamp(u / thr, 0, d))`` (half to even) and ``u / thr``."""
-    w = u / thr
-    return np.rint(min(max(w, w - w), d)), w
-
-
-@_jit
-def _ilif_reset_drive(k, mode, one):
-    """What drives the I-LIF reset: the count ``k``, or for a zero reset ``k > 0`` (that is
-    ``min(k, 1)`` for a count)."""
-    return min(k, one) if mode == ZERO else k
-
-
-@_jit
+@_inline
 def _rows(p, lo, hi):
     """The parameter rows of neurons ``lo:hi``: beta, threshold, leak, v_reset, decay,
     strength (contiguous 1-d views, so that the loops over them vectorise)."""
@@ -107,73 +85,310 @@ def _rows(p, lo, hi):
     )
 
 
-# ---- one time step of a block of neurons; the state rows v (and a) are updated in place ----
-# ``out`` receives the step's output (``spikes``) or its pre-reset membrane (not ``spikes``).
+@_inline
+def _copy(src, dst):
+    for j in range(dst.shape[0]):
+        dst[j] = src[j]
 
 
-@_jit
-def _lif_row(xt, v, rows, mode, has_leak, spikes, out):
+@_inline
+def _reset(u, r, amount, v_reset, mode):
+    """Membrane after the reset driven by ``r`` (``_reset`` of the functional code); a select,
+    not a branch, between the modes."""
+    drop = (u - v_reset) if mode == ZERO else amount
+    return u if mode == NONE else u - r * drop
+
+
+@_inline
+def _reset_grads(g, u, r, amount, v_reset, mode):
+    """Given ``g = dL/dv'``, the partials of :func:`_reset`: ``(dL/du, dL/dr, dL/d amount)``."""
+    zero = g - g
+    du = (g - g * r) if mode == ZERO else g
+    dr = -(g * amount) if mode == SUBTRACT else -(g * (u - v_reset)) if mode == ZERO else zero
+    return du, dr, -(g * r) if mode == SUBTRACT else zero
+
+
+@_inline
+def _count(u, thr, d):
+    """I-LIF: the count ``round(clamp(u / thr, 0, d))`` (half to even) and ``u / thr``."""
+    w = u / thr
+    return np.rint(min(max(w, w - w), d)), w
+
+
+@_inline
+def _ilif_reset_drive(k, mode, one):
+    """What drives the I-LIF reset: the count ``k``, or for a zero reset ``k > 0`` (that is
+    ``min(k, 1)`` for a count)."""
+    return min(k, one) if mode == ZERO else k
+
+
+@_inline
+def _surrogate(z, kind, c, c1, one):
+    """The surrogate derivative at ``z`` (the ``derivative`` methods of the surrogates), with
+    its constants ``c, c1`` (see ``consts``) and ``one`` in the dtype of ``z``."""
+    if kind == ATAN:  # (alpha / 2, pi / 2 * alpha)
+        y = c1 * z
+        return c / (one + y * y)
+    if kind == FAST_SIGMOID:  # (slope, -)
+        d = c * abs(z) + one
+        return one / (d * d)
+    if kind == SIGMOID:  # (slope, -)
+        s = one / (one + np.exp(-(c * z)))
+        return c * s * (one - s)
+    if kind == TRIANGLE:  # (width, -)
+        return max(one - abs(z) / c, one - one) / c
+    return (abs(z) <= c) * one  # STRAIGHT_THROUGH, (window, -)
+
+
+# ---- forward: one step of a block; the state rows v (and a) are updated in place ----
+# With ``from_u`` a loop reads the pre-reset membrane from ``u`` (integrated and quantised by
+# :func:`_integrate` and :func:`_quantize`); else it integrates ``xt`` itself, and with
+# ``keep_u`` stores the membrane into ``u``. Both flags are constants of each copy.
+
+
+@_inline
+def _membrane(v, xt, beta, leak, u, j, from_u):
+    """``(beta * v + x) + leak`` (``leak = (1 - beta) * v_leak``, or -0.0), or ``u[j]``."""
+    return u[j] if from_u else (beta[j] * v[j] + xt[j]) + leak[j]
+
+
+@_inline
+def _lif_loop(xt, v, rows, mode, from_u, keep_u, s, u):
+    """LIF: spikes into ``s``."""
     beta, thr, leak, v_reset, _, _ = rows
-    one = xt.dtype.type(1)
+    one = v.dtype.type(1)
     for j in range(v.shape[0]):
-        u = _leaky(v[j], xt[j], beta[j], leak[j], has_leak)
-        s = (u - thr[j] > 0) * one
-        out[j] = s if spikes else u
-        v[j] = _reset(u, s, thr[j], v_reset[j], mode)
+        uj = _membrane(v, xt, beta, leak, u, j, from_u)
+        if keep_u:
+            u[j] = uj
+        sj = (uj - thr[j] > 0) * one
+        s[j] = sj
+        v[j] = _reset(uj, sj, thr[j], v_reset[j], mode)
 
 
-@_jit
-def _li_row(xt, v, rows, has_leak, out):
+@_inline
+def _alif_loop(xt, v, a, rows, mode, from_u, keep_u, s, u):
+    """ALIF: spikes into ``s``; ``a = decay * a + s``, the threshold ``thr + strength * a``."""
+    beta, thr, leak, v_reset, decay, strength = rows
+    one = v.dtype.type(1)
+    for j in range(v.shape[0]):
+        uj = _membrane(v, xt, beta, leak, u, j, from_u)
+        if keep_u:
+            u[j] = uj
+        theta = thr[j] + strength[j] * a[j]
+        sj = (uj - theta > 0) * one
+        s[j] = sj
+        a[j] = decay[j] * a[j] + sj
+        v[j] = _reset(uj, sj, theta, v_reset[j], mode)
+
+
+@_inline
+def _ilif_loop(xt, v, rows, mode, d, from_u, keep_u, out, u):
+    """I-LIF: ``k / d`` into ``out``, the reset driven by the count ``k``."""
+    beta, thr, leak, v_reset, _, _ = rows
+    one = v.dtype.type(1)
+    for j in range(v.shape[0]):
+        uj = _membrane(v, xt, beta, leak, u, j, from_u)
+        if keep_u:
+            u[j] = uj
+        k, _ = _count(uj, thr[j], d)
+        out[j] = k / d
+        v[j] = _reset(uj, _ilif_reset_drive(k, mode, one), thr[j], v_reset[j], mode)
+
+
+@_inline
+def _li_loop(xt, v, rows, from_u, keep_u, out, u):
+    """Leaky integrator: the membrane into ``out``."""
     beta, _, leak, _, _, _ = rows
     for j in range(v.shape[0]):
-        v[j] = _leaky(v[j], xt[j], beta[j], leak[j], has_leak)
-        out[j] = v[j]
+        uj = _membrane(v, xt, beta, leak, u, j, from_u)
+        if keep_u:
+            u[j] = uj
+        out[j] = uj
+        v[j] = uj
+
+
+@_inline
+def _integrate(v, xt, beta, leak, u):
+    """``u = (beta * v + x) + leak``."""
+    for j in range(u.shape[0]):
+        u[j] = (beta[j] * v[j] + xt[j]) + leak[j]
+
+
+@_inline
+def _quantize(u, levels, mids, idx):
+    """Each ``u[j]`` becomes its nearest level (see the module docstring), by a binary search
+    run for all neurons at once (``idx`` is scratch)."""
+    n_mid = mids.shape[0]
+    for j in range(u.shape[0]):
+        idx[j] = 0
+    k = 1
+    while 2 * k <= n_mid:
+        k *= 2
+    while k > 0:  # invariant: mids[:idx[j]] are all not >= u[j]
+        for j in range(u.shape[0]):
+            c = idx[j] + k
+            below = not (mids[min(c, n_mid) - 1] >= u[j])
+            idx[j] = c if (c <= n_mid) & below else idx[j]
+        k //= 2
+    for j in range(u.shape[0]):
+        u[j] = levels[idx[j]]
+
+
+@_inline
+def _rows_at(x, t, t0, lo, hi, keep, out, u):
+    """Step ``t``'s input row, and where its pre-reset membrane and output go: forward
+    (``keep`` False) ``u[0]`` (scratch) and ``out[t]``; replay ``u[t - t0]`` and ``out[0]``
+    (scratch)."""
+    if keep:
+        return x[t, lo:hi], u[t - t0], out[0]
+    return x[t, lo:hi], u[0], out[t, lo:hi]
+
+
+@_inline
+def _prepare(x, t, t0, lo, hi, v, a, rows, levels, mids, quant, keep, want_v, alif, out, u,
+             v_prev, a_prev, idx):  # fmt: skip
+    """Step ``t``: input, membrane and output rows (see :func:`_rows_at`); in a replay the
+    state before the step kept; with ``quant`` the quantised membrane computed into ``u``."""
+    xt, ut, ot = _rows_at(x, t, t0, lo, hi, keep, out, u)
+    if keep and want_v:
+        _copy(v, v_prev[t - t0])
+    if keep and alif:
+        _copy(a, a_prev[t - t0])
+    if quant:
+        _integrate(v, xt, rows[BETA], rows[LEAK], ut)
+        _quantize(ut, levels, mids, idx)
+    return xt, ut, ot
+
+
+# Steps ``t0:t1`` of neurons ``lo:hi``: one function per model (numba compiles every branch of
+# a function, so a shared one would hold every model's loop in every copy: compiling took 5x
+# longer), one loop over time per case. Forward (``keep`` False, ``u`` of one row): outputs
+# into ``out[t]``. Replay (``keep``): pre-reset membranes into ``u[t - t0]`` and, with
+# ``want_v`` (``v_prev`` of more than one row), the membranes before each step into ``v_prev``
+# (ALIF: ``a`` into ``a_prev``). ``keep_u`` is ``keep`` without quantisation (a quantised
+# membrane is in ``u`` already).
+
+
+@_inline
+def _lif_steps(x, t0, t1, lo, hi, v, a, rows, cfg, levels, mids, quant, keep, keep_u, want_v,
+               out, u, v_prev, a_prev, idx):  # fmt: skip
+    for t in range(t0, t1):
+        xt, ut, ot = _prepare(x, t, t0, lo, hi, v, a, rows, levels, mids, quant, keep, want_v,
+                              False, out, u, v_prev, a_prev, idx)  # fmt: skip
+        _lif_loop(xt, v, rows, cfg[1], quant, keep_u, ot, ut)
 
 
 @_jit
-def _alif_row(xt, v, a, rows, mode, has_leak, spikes, out, at):
-    """ALIF also writes ``a`` before the step into ``at``."""
-    beta, thr, leak, v_reset, decay, strength = rows
-    one = xt.dtype.type(1)
-    for j in range(v.shape[0]):
-        u = _leaky(v[j], xt[j], beta[j], leak[j], has_leak)
-        theta = thr[j] + strength[j] * a[j]
-        s = (u - theta > 0) * one
-        out[j] = s if spikes else u
-        at[j] = a[j]
-        a[j] = decay[j] * a[j] + s
-        v[j] = _reset(u, s, theta, v_reset[j], mode)
-
-
-@_jit
-def _ilif_row(xt, v, rows, mode, has_leak, d, spikes, out):
-    """I-LIF outputs ``k / d``."""
-    beta, thr, leak, v_reset, _, _ = rows
-    one = xt.dtype.type(1)
-    for j in range(v.shape[0]):
-        u = _leaky(v[j], xt[j], beta[j], leak[j], has_leak)
-        k, _ = _count(u, thr[j], d)
-        out[j] = k / d if spikes else u
-        v[j] = _reset(u, _ilif_reset_drive(k, mode, one), thr[j], v_reset[j], mode)
-
-
-@_jit
-def _step(xt, v, a, rows, cfg, spikes, out, at):
-    """One step of the configured model (``a`` and ``at`` are used by ALIF only)."""
-    model, mode, _, has_leak, _, max_spikes = cfg
-    if model == LIF:
-        _lif_row(xt, v, rows, mode, has_leak, spikes, out)
-    elif model == LI:
-        _li_row(xt, v, rows, has_leak, out)
-    elif model == ALIF:
-        _alif_row(xt, v, a, rows, mode, has_leak, spikes, out, at)
+def _lif_chunk(x, t0, t1, lo, hi, v, a, rows, cfg, levels, mids, out, u, v_prev, a_prev, idx):
+    keep, want_v = u.shape[0] > 1, v_prev.shape[0] > 1
+    if levels.shape[0] > 0:
+        _lif_steps(x, t0, t1, lo, hi, v, a, rows, cfg, levels, mids, True, keep, False, want_v,
+                   out, u, v_prev, a_prev, idx)  # fmt: skip
+    elif keep:
+        _lif_steps(x, t0, t1, lo, hi, v, a, rows, cfg, levels, mids, False, True, True, want_v,
+                   out, u, v_prev, a_prev, idx)  # fmt: skip
     else:
-        _ilif_row(xt, v, rows, mode, has_leak, xt.dtype.type(max_spikes), spikes, out)
+        _lif_steps(x, t0, t1, lo, hi, v, a, rows, cfg, levels, mids, False, False, False, want_v,
+                   out, u, v_prev, a_prev, idx)  # fmt: skip
+
+
+@_inline
+def _alif_steps(x, t0, t1, lo, hi, v, a, rows, cfg, levels, mids, quant, keep, keep_u, want_v,
+                out, u, v_prev, a_prev, idx):  # fmt: skip
+    for t in range(t0, t1):
+        xt, ut, ot = _prepare(x, t, t0, lo, hi, v, a, rows, levels, mids, quant, keep, want_v,
+                              True, out, u, v_prev, a_prev, idx)  # fmt: skip
+        _alif_loop(xt, v, a, rows, cfg[1], quant, keep_u, ot, ut)
+
+
+@_jit
+def _alif_chunk(x, t0, t1, lo, hi, v, a, rows, cfg, levels, mids, out, u, v_prev, a_prev, idx):
+    keep, want_v = u.shape[0] > 1, v_prev.shape[0] > 1
+    if levels.shape[0] > 0:
+        _alif_steps(x, t0, t1, lo, hi, v, a, rows, cfg, levels, mids, True, keep, False, want_v,
+                    out, u, v_prev, a_prev, idx)  # fmt: skip
+    elif keep:
+        _alif_steps(x, t0, t1, lo, hi, v, a, rows, cfg, levels, mids, False, True, True, want_v,
+                    out, u, v_prev, a_prev, idx)  # fmt: skip
+    else:
+        _alif_steps(x, t0, t1, lo, hi, v, a, rows, cfg, levels, mids, False, False, False, want_v,
+                    out, u, v_prev, a_prev, idx)  # fmt: skip
+
+
+@_inline
+def _ilif_steps(x, t0, t1, lo, hi, v, a, rows, cfg, levels, mids, quant, keep, keep_u, want_v,
+                out, u, v_prev, a_prev, idx):  # fmt: skip
+    d = v.dtype.type(cfg[4])
+    for t in range(t0, t1):
+        xt, ut, ot = _prepare(x, t, t0, lo, hi, v, a, rows, levels, mids, quant, keep, want_v,
+                              False, out, u, v_prev, a_prev, idx)  # fmt: skip
+        _ilif_loop(xt, v, rows, cfg[1], d, quant, keep_u, ot, ut)
+
+
+@_jit
+def _ilif_chunk(x, t0, t1, lo, hi, v, a, rows, cfg, levels, mids, out, u, v_prev, a_prev, idx):
+    keep, want_v = u.shape[0] > 1, v_prev.shape[0] > 1
+    if levels.shape[0] > 0:
+        _ilif_steps(x, t0, t1, lo, hi, v, a, rows, cfg, levels, mids, True, keep, False, want_v,
+                    out, u, v_prev, a_prev, idx)  # fmt: skip
+    elif keep:
+        _ilif_steps(x, t0, t1, lo, hi, v, a, rows, cfg, levels, mids, False, True, True, want_v,
+                    out, u, v_prev, a_prev, idx)  # fmt: skip
+    else:
+        _ilif_steps(x, t0, t1, lo, hi, v, a, rows, cfg, levels, mids, False, False, False, want_v,
+                    out, u, v_prev, a_prev, idx)  # fmt: skip
+
+
+@_inline
+def _li_steps(x, t0, t1, lo, hi, v, a, rows, cfg, levels, mids, quant, keep, keep_u, want_v, out,
+              u, v_prev, a_prev, idx):  # fmt: skip
+    for t in range(t0, t1):
+        xt, ut, ot = _prepare(x, t, t0, lo, hi, v, a, rows, levels, mids, quant, keep, want_v,
+                              False, out, u, v_prev, a_prev, idx)  # fmt: skip
+        _li_loop(xt, v, rows, quant, keep_u, ot, ut)
+
+
+@_jit
+def _li_chunk(x, t0, t1, lo, hi, v, a, rows, cfg, levels, mids, out, u, v_prev, a_prev, idx):
+    keep, want_v = u.shape[0] > 1, v_prev.shape[0] > 1
+    if levels.shape[0] > 0:
+        _li_steps(x, t0, t1, lo, hi, v, a, rows, cfg, levels, mids, True, keep, False, want_v,
+                  out, u, v_prev, a_prev, idx)  # fmt: skip
+    elif keep:
+        _li_steps(x, t0, t1, lo, hi, v, a, rows, cfg, levels, mids, False, True, True, want_v,
+                  out, u, v_prev, a_prev, idx)  # fmt: skip
+    else:
+        _li_steps(x, t0, t1, lo, hi, v, a, rows, cfg, levels, mids, False, False, False, want_v,
+                  out, u, v_prev, a_prev, idx)  # fmt: skip
+
+
+@_inline
+def _steps(x, t0, t1, lo, hi, v, a, rows, cfg, levels, mids, out, u, v_prev, a_prev, idx):
+    """Steps ``t0:t1`` of the model of ``cfg`` (see above)."""
+    model = cfg[0]
+    if model == LIF:
+        _lif_chunk(x, t0, t1, lo, hi, v, a, rows, cfg, levels, mids, out, u, v_prev, a_prev, idx)
+    elif model == ALIF:
+        _alif_chunk(x, t0, t1, lo, hi, v, a, rows, cfg, levels, mids, out, u, v_prev, a_prev, idx)
+    elif model == ILIF:
+        _ilif_chunk(x, t0, t1, lo, hi, v, a, rows, cfg, levels, mids, out, u, v_prev, a_prev, idx)
+    else:
+        _li_chunk(x, t0, t1, lo, hi, v, a, rows, cfg, levels, mids, out, u, v_prev, a_prev, idx)
 
 
 @_jit
 def forward(
-    x: Array, state: Array, p: Array, cfg: Config, out: Array, ckpt: Array, b0: int, b1: int
+    x: Array,
+    state: Array,
+    p: Array,
+    cfg: Config,
+    levels: Array,
+    mids: Array,
+    out: Array,
+    ckpt: Array,
+    b0: int,
+    b1: int,
 ) -> None:
     """Outputs into ``out [T, M]``; ``state [S, M]`` becomes the final state; the state before
     steps ``0, CHUNK, 2 CHUNK, ...`` goes to ``ckpt``."""
@@ -183,154 +398,162 @@ def forward(
         lo, hi = _bounds(b, M)
         rows = _rows(p, lo, hi)
         v, a = state[0, lo:hi].copy(), state[last, lo:hi].copy()
-        a_prev = np.empty(hi - lo, x.dtype)  # not needed here
-        for t in range(T):
-            if t % CHUNK == 0:
-                ckpt[t // CHUNK, last, lo:hi] = a
-                ckpt[t // CHUNK, 0, lo:hi] = v
-            _step(x[t, lo:hi], v, a, rows, cfg, True, out[t, lo:hi], a_prev)
-        state[last, lo:hi] = a
-        state[0, lo:hi] = v
+        u, idx = np.empty((1, hi - lo), x.dtype), np.empty(hi - lo, np.int64)
+        for c in range(ckpt.shape[0]):
+            _copy(a, ckpt[c, last, lo:hi])
+            _copy(v, ckpt[c, 0, lo:hi])
+            t0 = c * CHUNK
+            _steps(x, t0, min(t0 + CHUNK, T), lo, hi, v, a, rows, cfg, levels, mids, out, u, u, u,
+                   idx)  # fmt: skip
+        _copy(a, state[last, lo:hi])
+        _copy(v, state[0, lo:hi])
 
 
-# ---- the backward of one step of a block; g = dL/dv' (and ga = dL/da) updated in place ----
-# Each writes dL/du (= dL/dx) into ``gxt`` and dL/d threshold into ``dthr``.
+# ---- backward: one step of a block; g = dL/dv' (and ga = dL/da) move a step back in place ----
+# Each writes dL/du (= dL/dx) into ``gx`` and dL/d threshold (ALIF: dL/d theta) into ``dthr``.
 
 
-@_jit
-def _surrogate_row(z, kind, consts, out):
-    """``out[j]`` = the surrogate derivative at ``z[j]`` (the ``derivative`` methods of the
-    surrogates); one loop per kind, so that each is vectorised."""
-    one = consts.dtype.type(1)
-    c = consts[0]
-    if kind == ATAN:  # consts = (alpha / 2, pi / 2 * alpha)
-        for j in range(z.shape[0]):
-            y = consts[1] * z[j]
-            out[j] = c / (one + y * y)
-    elif kind == FAST_SIGMOID:  # consts = (slope, -)
-        for j in range(z.shape[0]):
-            d = c * abs(z[j]) + one
-            out[j] = one / (d * d)
-    elif kind == SIGMOID:  # consts = (slope, -)
-        for j in range(z.shape[0]):
-            s = one / (one + np.exp(-(c * z[j])))
-            out[j] = c * s * (one - s)
-    elif kind == TRIANGLE:  # consts = (width, -)
-        for j in range(z.shape[0]):
-            out[j] = max(one - abs(z[j]) / c, one - one) / c
-    else:  # STRAIGHT_THROUGH, consts = (window, -)
-        for j in range(z.shape[0]):
-            out[j] = (abs(z[j]) <= c) * one
-
-
-@_jit
-def _lif_back_row(ut, got, g, rows, mode, detach, kind, consts, gxt, dthr, z, sg):
-    beta, thr, _, v_reset, _, _ = rows
-    one = ut.dtype.type(1)
+@_inline
+def _spiking_back_loop(u, at, got, g, ga, rows, mode, detach, alif, kind, c, c1, gx, dthr, ga_t):
+    """Backward of firing and reset at the threshold (ALIF, ``alif``: ``thr + strength * at``,
+    and ``ga`` carried back, its value after the step kept in ``ga_t``), with the surrogate
+    ``kind`` (constants ``c, c1``). Through the reset only when not ``detach``."""
+    beta, thr, _, v_reset, decay, strength = rows
+    one, neg_zero = u.dtype.type(1), -u.dtype.type(0)
     for j in range(g.shape[0]):
-        z[j] = ut[j] - thr[j]
-    _surrogate_row(z, kind, consts, sg)
-    for j in range(g.shape[0]):
-        s = (z[j] > 0) * one
-        du, dr, da = _reset_grads(g[j], ut[j], s, thr[j], v_reset[j], mode)
-        gz = (got[j] if detach else got[j] + dr) * sg[j]
+        theta = thr[j] + strength[j] * at[j] if alif else thr[j]
+        z = u[j] - theta
+        s = (z > 0) * one
+        du, dr, dtheta = _reset_grads(g[j], u[j], s, theta, v_reset[j], mode)
+        adapt = ga[j]  # (loaded whatever the flags: a load inside a select stops vectorising)
+        through = (got[j] + (neg_zero if detach else dr)) + (
+            adapt if alif and not detach else neg_zero
+        )
+        gz = through * _surrogate(z, kind, c, c1, one)
         du = du + gz
-        gxt[j] = du
-        dthr[j] = da - gz
+        dtheta = dtheta - gz
+        gx[j] = du
+        dthr[j] = dtheta
         g[j] = du * beta[j]
+        if alif:
+            ga_t[j] = adapt
+            ga[j] = adapt * decay[j] + dtheta * strength[j]
 
 
-@_jit
-def _li_back_row(got, g, rows, gxt, dthr):
+@_inline
+def _spiking_back(u, at, got, g, ga, rows, mode, detach, alif, kind, c, c1, gx, dthr, ga_t):
+    """:func:`_spiking_back_loop` compiled for each surrogate."""
+    if kind == ATAN:
+        _spiking_back_loop(u, at, got, g, ga, rows, mode, detach, alif, ATAN, c, c1, gx, dthr,
+                           ga_t)  # fmt: skip
+    elif kind == FAST_SIGMOID:
+        _spiking_back_loop(u, at, got, g, ga, rows, mode, detach, alif, FAST_SIGMOID, c, c1, gx,
+                           dthr, ga_t)  # fmt: skip
+    elif kind == SIGMOID:
+        _spiking_back_loop(u, at, got, g, ga, rows, mode, detach, alif, SIGMOID, c, c1, gx, dthr,
+                           ga_t)  # fmt: skip
+    elif kind == TRIANGLE:
+        _spiking_back_loop(u, at, got, g, ga, rows, mode, detach, alif, TRIANGLE, c, c1, gx, dthr,
+                           ga_t)  # fmt: skip
+    else:
+        _spiking_back_loop(u, at, got, g, ga, rows, mode, detach, alif, STRAIGHT_THROUGH, c, c1,
+                           gx, dthr, ga_t)  # fmt: skip
+
+
+@_inline
+def _li_back(got, g, rows, gx, dthr):
     beta = rows[BETA]
     for j in range(g.shape[0]):
         du = got[j] + g[j]
-        gxt[j] = du
+        gx[j] = du
         dthr[j] = du - du
         g[j] = du * beta[j]
 
 
-@_jit
-def _alif_back_row(ut, at, got, g, ga, rows, mode, detach, kind, consts, gxt, dthr, ga_t, z, sg):
-    """ALIF: ``dthr`` is dL/d theta; ``ga_t`` gets dL/da[t] before ``ga`` moves a step back."""
-    beta, thr, _, v_reset, decay, strength = rows
-    one = ut.dtype.type(1)
-    for j in range(g.shape[0]):
-        z[j] = ut[j] - (thr[j] + strength[j] * at[j])
-    _surrogate_row(z, kind, consts, sg)
-    for j in range(g.shape[0]):
-        theta = thr[j] + strength[j] * at[j]
-        s = (z[j] > 0) * one
-        du, dr, dtheta = _reset_grads(g[j], ut[j], s, theta, v_reset[j], mode)
-        gz = (got[j] if detach else got[j] + dr + ga[j]) * sg[j]
-        du = du + gz
-        dtheta = dtheta - gz
-        gxt[j] = du
-        dthr[j] = dtheta
-        ga_t[j] = ga[j]
-        g[j] = du * beta[j]
-        ga[j] = ga[j] * decay[j] + dtheta * strength[j]
-
-
-@_jit
-def _ilif_back_row(ut, got, g, rows, mode, detach, d, gxt, dthr):
+@_inline
+def _ilif_back(u, got, g, rows, mode, detach, d, gx, dthr):
     """I-LIF: straight-through inside ``0 <= u / thr <= d``."""
     beta, thr, _, v_reset, _, _ = rows
-    one = ut.dtype.type(1)
+    one = u.dtype.type(1)
     through_reset = not detach and mode == SUBTRACT  # a zero reset uses k > 0: no gradient
     for j in range(g.shape[0]):
-        k, w = _count(ut[j], thr[j], d)
+        k, w = _count(u[j], thr[j], d)
         r = _ilif_reset_drive(k, mode, one)
-        du, dr, da = _reset_grads(g[j], ut[j], r, thr[j], v_reset[j], mode)
+        du, dr, da = _reset_grads(g[j], u[j], r, thr[j], v_reset[j], mode)
         gk = got[j] / d + dr if through_reset else got[j] / d
         gw = gk * ((w >= 0) & (w <= d))
         du = du + gw / thr[j]
-        gxt[j] = du
+        gx[j] = du
         dthr[j] = da - gw * (w / thr[j])
         g[j] = du * beta[j]
 
 
-@_jit
-def _back_step(ut, at, got, g, ga, rows, cfg, consts, gxt, dthr, ga_t, z, sg):
-    model, mode, detach, _, kind, max_spikes = cfg
-    if model == LIF:
-        _lif_back_row(ut, got, g, rows, mode, detach, kind, consts, gxt, dthr, z, sg)
-    elif model == LI:
-        _li_back_row(got, g, rows, gxt, dthr)
-    elif model == ALIF:
-        _alif_back_row(ut, at, got, g, ga, rows, mode, detach, kind, consts, gxt, dthr, ga_t, z, sg)
-    else:
-        _ilif_back_row(ut, got, g, rows, mode, detach, ut.dtype.type(max_spikes), gxt, dthr)
-
-
-@_jit
-def _reset_row(ut, at, rows, cfg, out):
-    """The reset membrane ``v'`` of a step from its pre-reset membrane (and ALIF's ``a``)."""
-    model, mode, _, _, _, max_spikes = cfg
-    _, thr, _, v_reset, _, strength = rows
-    one, d = ut.dtype.type(1), ut.dtype.type(max_spikes)
-    for j in range(ut.shape[0]):
-        if model == LI:
-            out[j] = ut[j]
-        elif model == ILIF:
-            k, _ = _count(ut[j], thr[j], d)
-            out[j] = _reset(ut[j], _ilif_reset_drive(k, mode, one), thr[j], v_reset[j], mode)
-        else:
-            theta = thr[j] + strength[j] * at[j] if model == ALIF else thr[j]
-            out[j] = _reset(ut[j], (ut[j] - theta > 0) * one, theta, v_reset[j], mode)
-
-
-@_jit
-def _accumulate(gp, lo, du, v_prev, dthr, ga_t, at):
-    """Add one step's parameter gradients of the block starting at ``lo``: ``du`` is dL/du,
-    ``v_prev`` the reset membrane of the step before, ``dthr`` dL/d threshold (ALIF: also
-    decay and strength, from ``ga_t`` and ``a[t-1]``)."""
+@_inline
+def _accumulate(gp, lo, hi, du, v_prev, dthr, ga_t, a_prev, alif):
+    """Add one step's parameter gradients of neurons ``lo:hi``: ``du`` is dL/du, ``v_prev`` the
+    reset membrane of the step before, ``dthr`` dL/d threshold (ALIF: also decay and strength,
+    from ``ga_t`` and ``a[t-1]``)."""
+    g_beta, g_thr, g_leak = gp[BETA, lo:hi], gp[THRESHOLD, lo:hi], gp[LEAK, lo:hi]
     for j in range(du.shape[0]):
-        gp[BETA, lo + j] += du[j] * v_prev[j]
-        gp[THRESHOLD, lo + j] += dthr[j]
-        gp[LEAK, lo + j] += du[j]
-        gp[ADAPT_DECAY, lo + j] += ga_t[j] * at[j]
-        gp[ADAPT_STRENGTH, lo + j] += dthr[j] * at[j]
+        g_beta[j] += du[j] * v_prev[j]
+        g_thr[j] += dthr[j]
+        g_leak[j] += du[j]
+    if alif:
+        g_decay, g_strength = gp[ADAPT_DECAY, lo:hi], gp[ADAPT_STRENGTH, lo:hi]
+        for j in range(du.shape[0]):
+            g_decay[j] += ga_t[j] * a_prev[j]
+            g_strength[j] += dthr[j] * a_prev[j]
+
+
+@_jit
+def _spiking_step(ut, at, got, g, ga, rows, cfg, alif, consts, gxt, dthr, ga_t):
+    """The backward of one step of LIF or ALIF neurons (see :func:`_spiking_walk`). A function
+    of its own, called per step: inlined into the loop over time, the same loops ran 2-3x
+    slower (LLVM compiled them differently there)."""
+    _, mode, detach, kind, _ = cfg
+    c, c1 = consts[0], consts[1]
+    if alif:
+        _spiking_back(ut, at, got, g, ga, rows, mode, detach, True, kind, c, c1, gxt, dthr, ga_t)
+    else:
+        _spiking_back(ut, at, got, g, ga, rows, mode, detach, False, kind, c, c1, gxt, dthr, ga_t)
+
+
+@_inline
+def _spiking_walk(g_out, gx, gp, t0, t1, lo, hi, rows, cfg, consts, u, v_prev, a_prev, g, ga,
+                  dthr, ga_t):  # fmt: skip
+    """LIF and ALIF: steps ``t1 - 1`` down to ``t0`` of neurons ``lo:hi`` backwards: dL/dx into
+    ``gx``, the parameter gradients added to ``gp`` (if it has rows), ``g`` (and ALIF's ``ga``)
+    moved back to before ``t0``. Rows ``t - t0`` of ``u, v_prev, a_prev`` are those of the
+    replay; ``dthr`` and ``ga_t`` are scratch."""
+    per_step, want_p, alif = g_out.shape[0] > 1, gp.shape[0] > 0, cfg[0] == ALIF
+    for t in range(t1 - 1, t0 - 1, -1):
+        r = t - t0
+        ut, at, gxt = u[r], a_prev[r if alif else 0], gx[t, lo:hi]
+        got = g_out[t * per_step, lo:hi]
+        _spiking_step(ut, at, got, g, ga, rows, cfg, alif, consts, gxt, dthr, ga_t)
+        if want_p:
+            _accumulate(gp, lo, hi, gxt, v_prev[r], dthr, ga_t, at, alif)
+
+
+@_jit
+def _plain_step(ut, got, g, rows, cfg, gxt, dthr):
+    """The backward of one step of LI or I-LIF neurons (see :func:`_spiking_step`)."""
+    model, mode, detach, _, max_spikes = cfg
+    if model == LI:
+        _li_back(got, g, rows, gxt, dthr)
+    else:
+        _ilif_back(ut, got, g, rows, mode, detach, ut.dtype.type(max_spikes), gxt, dthr)
+
+
+@_jit
+def _plain_walk(g_out, gx, gp, t0, t1, lo, hi, rows, cfg, u, v_prev, g, dthr):
+    """:func:`_spiking_walk` for the models without a surrogate, LI and I-LIF."""
+    per_step, want_p = g_out.shape[0] > 1, gp.shape[0] > 0
+    for t in range(t1 - 1, t0 - 1, -1):
+        ut, gxt, got = u[t - t0], gx[t, lo:hi], g_out[t * per_step, lo:hi]
+        _plain_step(ut, got, g, rows, cfg, gxt, dthr)
+        if want_p:
+            _accumulate(gp, lo, hi, gxt, v_prev[t - t0], dthr, dthr, dthr, False)
 
 
 @_jit
@@ -341,6 +564,8 @@ def backward(
     ckpt: Array,
     p: Array,
     cfg: Config,
+    levels: Array,
+    mids: Array,
     consts: Array,
     gx: Array,
     gp: Array,
@@ -355,31 +580,27 @@ def backward(
     """
     T, M = gx.shape
     last = g_state.shape[0] - 1
-    per_step = g_out.shape[0] > 1
     want_p = gp.shape[0] > 0
+    alif = cfg[0] == ALIF
     for b in range(b0, b1):
         lo, hi = _bounds(b, M)
         n = hi - lo
         rows = _rows(p, lo, hi)
         g, ga = g_state[0, lo:hi].copy(), g_state[last, lo:hi].copy()
-        u, a_prev = np.empty((CHUNK, n), x.dtype), np.empty((CHUNK, n), x.dtype)
-        z, sg, dthr = np.empty(n, x.dtype), np.empty(n, x.dtype), np.empty(n, x.dtype)
-        ga_t, v_prev = np.zeros(n, x.dtype), np.empty(n, x.dtype)
+        u, v_prev = np.empty((CHUNK, n), x.dtype), np.empty((CHUNK if want_p else 1, n), x.dtype)
+        a_prev = np.zeros((CHUNK if alif else 1, n), x.dtype)
+        v, a, s = np.empty(n, x.dtype), np.empty(n, x.dtype), np.empty((1, n), x.dtype)
+        dthr, ga_t, idx = np.empty(n, x.dtype), np.zeros(n, x.dtype), np.empty(n, np.int64)
         for c in range(ckpt.shape[0] - 1, -1, -1):
             t0 = c * CHUNK
             t1 = min(t0 + CHUNK, T)
-            v, a = ckpt[c, 0, lo:hi].copy(), ckpt[c, last, lo:hi].copy()
-            for t in range(t0, t1):  # replay the chunk: pre-reset membranes (and a[t-1])
-                _step(x[t, lo:hi], v, a, rows, cfg, False, u[t - t0], a_prev[t - t0])
-            for t in range(t1 - 1, t0 - 1, -1):
-                r = t - t0
-                got, gxt = g_out[t * per_step, lo:hi], gx[t, lo:hi]
-                _back_step(u[r], a_prev[r], got, g, ga, rows, cfg, consts, gxt, dthr, ga_t, z, sg)
-                if want_p:
-                    if r == 0:
-                        v_prev[:] = ckpt[c, 0, lo:hi]
-                    else:
-                        _reset_row(u[r - 1], a_prev[r - 1], rows, cfg, v_prev)
-                    _accumulate(gp, lo, gxt, v_prev, dthr, ga_t, a_prev[r])
-        g_state[last, lo:hi] = ga
-        g_state[0, lo:hi] = g
+            _copy(ckpt[c, 0, lo:hi], v)
+            _copy(ckpt[c, last, lo:hi], a)
+            _steps(x, t0, t1, lo, hi, v, a, rows, cfg, levels, mids, s, u, v_prev, a_prev, idx)
+            if cfg[0] == LIF or alif:
+                _spiking_walk(g_out, gx, gp, t0, t1, lo, hi, rows, cfg, consts, u, v_prev, a_prev,
+                              g, ga, dthr, ga_t)  # fmt: skip
+            else:
+                _plain_walk(g_out, gx, gp, t0, t1, lo, hi, rows, cfg, u, v_prev, g, dthr)
+        _copy(ga, g_state[last, lo:hi])
+        _copy(g, g_state[0, lo:hi])
