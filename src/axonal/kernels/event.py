@@ -24,9 +24,7 @@ CPU float32/float64 only.
 from __future__ import annotations
 
 import itertools
-import os
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -34,11 +32,11 @@ import torch
 from numba import njit
 from torch import Tensor
 
+from axonal.kernels._threads import PARALLEL_MIN, worker_pool
+
 __all__ = ["census", "conv2d_layout", "linear_layout", "spike_conv2d", "spike_linear"]
 
 _DTYPES = (torch.float32, torch.float64)
-_PARALLEL_MIN = 1 << 16  # elements of input below which one thread is faster
-_pools: dict[int, ThreadPoolExecutor] = {}
 
 _jit = njit(nogil=True, cache=True, fastmath=False, error_model="numpy")
 Array = np.ndarray
@@ -156,23 +154,15 @@ def _conv_rows(
 # ---- threads ----
 
 
-def _pool() -> ThreadPoolExecutor:
-    """One worker pool per process (a forked child must not reuse its parent's threads)."""
-    pid = os.getpid()
-    if pid not in _pools:
-        _pools.clear()
-        _pools[pid] = ThreadPoolExecutor(os.cpu_count() or 1, thread_name_prefix="axonal-event")
-    return _pools[pid]
-
-
 def _parallel(loop: Callable[..., Any], rows: int, work: int, *args: Any) -> list[Any]:
     """Run ``loop(*args, r0, r1)`` over ``[0, rows)`` split over torch's thread count (one
     thread when ``work``, the input's size, is small); returns the calls' results."""
     workers = min(torch.get_num_threads(), rows)
-    if workers <= 1 or work < _PARALLEL_MIN:
+    if workers <= 1 or work < PARALLEL_MIN:
         return [loop(*args, 0, rows)]
     edges = [rows * i // workers for i in range(workers + 1)]
-    futures = [_pool().submit(loop, *args, lo, hi) for lo, hi in itertools.pairwise(edges[1:])]
+    pool = worker_pool()
+    futures = [pool.submit(loop, *args, lo, hi) for lo, hi in itertools.pairwise(edges[1:])]
     first = loop(*args, edges[0], edges[1])
     return [first, *(f.result() for f in futures)]
 

@@ -23,10 +23,8 @@ from __future__ import annotations
 
 import itertools
 import math
-import os
 import sys
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -43,6 +41,7 @@ from axonal.functional.surrogate import (
     Surrogate,
     Triangle,
 )
+from axonal.kernels._threads import PARALLEL_MIN, worker_pool
 from axonal.kernels.cpu import loops
 
 __all__ = [
@@ -59,9 +58,7 @@ __all__ = [
 
 _RESETS = {"subtract": loops.SUBTRACT, "zero": loops.ZERO, "none": loops.NONE}
 _DTYPES = (torch.float32, torch.float64)
-_PARALLEL_MIN = 1 << 16  # neuron-steps below which one thread is faster
 _TASK_MIN = 1 << 17  # neuron-steps per task of a thread (a call costs ~10 us)
-_pools: dict[int, ThreadPoolExecutor] = {}
 _NO_LEVELS = {dtype: torch.empty(0, dtype=dtype) for dtype in _DTYPES}  # read, never written
 
 
@@ -176,22 +173,13 @@ def _supported(x: Tensor, state: Any, params: Any) -> bool:
     return fields is not None and all(_parameter_supported(k, v, x) for k, v in fields)
 
 
-def _pool() -> ThreadPoolExecutor:
-    """One worker pool per process (a forked child must not reuse its parent's threads)."""
-    pid = os.getpid()
-    if pid not in _pools:
-        _pools.clear()
-        _pools[pid] = ThreadPoolExecutor(os.cpu_count() or 1, thread_name_prefix="axonal-cpu")
-    return _pools[pid]
-
-
 def _run(loop: Callable[..., None], steps: int, neurons: int, *args: Any) -> None:
     """Run ``loop(*args, b0, b1)`` over all neuron blocks on torch's thread count. The threads
     take tasks of a few blocks each from a shared counter until none is left, so that a thread
     slowed down by another process does not hold up the others."""
     blocks = -(-neurons // loops.BLOCK)
     workers = min(torch.get_num_threads(), blocks)
-    if workers <= 1 or steps * neurons < _PARALLEL_MIN:
+    if workers <= 1 or steps * neurons < PARALLEL_MIN:
         loop(*args, 0, blocks)
         return
     grain = -(-_TASK_MIN // (steps * loops.BLOCK))  # blocks per task
@@ -203,7 +191,7 @@ def _run(loop: Callable[..., None], steps: int, neurons: int, *args: Any) -> Non
                 return
             loop(*args, b0, min(b0 + grain, blocks))
 
-    futures = [_pool().submit(work) for _ in range(workers - 1)]
+    futures = [worker_pool().submit(work) for _ in range(workers - 1)]
     work()
     for future in futures:
         future.result()
