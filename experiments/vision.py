@@ -42,7 +42,7 @@ from axonal.data.events import MovingShapes, NDigits, to_frames
 from axonal.io import atomic_open, save_json_atomic
 from axonal.learning import Trainer
 from axonal.learning.plasticity import PlasticityRule
-from axonal.models import SMA, Residual, SpikeDrivenTransformer, create_model
+from axonal.models import create_model
 from axonal.nn import Neuron, SpikingModule
 
 DATASETS: dict[str, Callable[..., Any]] = {"ndigits": NDigits, "shapes": MovingShapes}
@@ -113,25 +113,6 @@ def to_ann(model: nn.Module) -> nn.Module:
     return model
 
 
-def sdt_with_sma(model: SpikeDrivenTransformer, time_steps: int, **options: Any) -> None:
-    """Insert SMA (+ AZO) into the conv stage of a spike-driven Transformer, in place.
-
-    :class:`~axonal.models.SpikeDrivenTransformer` has no ``sma`` option; its conv stage is
-    the patch embedding and the relative position embedding. As in the ResNets, an SMA goes
-    between a 3 x 3 convolution and its BN: after the embedding's second convolution and after
-    the position embedding's convolution (the first convolution, on the raw input, gets none,
-    as in the paper's VGG).
-    """
-    convs = [i for i, layer in enumerate(model) if isinstance(layer, nn.Conv2d)]
-    if len(convs) < 2:
-        raise ValueError("expected a SpikeDrivenTransformer with a two-conv patch embedding")
-    embed = model[convs[1]]
-    model.insert(convs[1] + 1, SMA(embed.out_channels, time_steps, **options))
-    position = next(layer.inner for layer in model if isinstance(layer, Residual))
-    conv = next(i for i, layer in enumerate(position) if isinstance(layer, nn.Conv2d))
-    position.insert(conv + 1, SMA(position[conv].out_channels, time_steps, **options))
-
-
 def build(
     name: str,
     sma: bool,
@@ -160,11 +141,9 @@ def build(
         options = {**MODELS[name], "in_channels": 2, "num_classes": classes}
         if neuron is not None:
             options["neuron"] = neuron
-        if sma and name != "sdt_tiny":
+        if sma:
             options |= {"sma": True, "time_steps": time_steps}
         model = create_model(name, **options)
-        if sma and name == "sdt_tiny":
-            sdt_with_sma(model, time_steps)
     return SummedFrames(to_ann(model)) if ann else model
 
 

@@ -11,6 +11,7 @@ from torch import Tensor, nn
 from axonal.models import (
     SMA,
     SpikeDrivenAttention,
+    SpikeDrivenTransformer,
     SpikingBasicBlock,
     SpikingResNet,
     attention_zoneout,
@@ -99,6 +100,25 @@ def test_resnet_with_sma_and_ilif_trains(variant: str) -> None:
         optimizer.step()
         losses.append(loss.item())
     assert losses[-1] < losses[0]
+
+
+def test_transformer_with_sma_sits_between_conv_and_bn_and_keeps_plain_init() -> None:
+    torch.manual_seed(0)
+    plain = SpikeDrivenTransformer(dim=8, depth=1, num_classes=3)
+    torch.manual_seed(0)
+    model = SpikeDrivenTransformer(dim=8, depth=1, num_classes=3, sma=True, time_steps=T)
+    smas = [m for m in model.modules() if isinstance(m, SMA)]
+    assert len(smas) == 2 and all(s.channels == 8 for s in smas)
+    layers = list(model)
+    at = next(i for i, m in enumerate(layers) if isinstance(m, SMA))
+    assert isinstance(layers[at - 1], nn.Conv2d) and isinstance(layers[at + 1], nn.BatchNorm2d)
+    in_sma = {id(p) for m in smas for p in m.parameters()}
+    rest = [p for p in model.parameters() if id(p) not in in_sma]
+    for a, b in zip(plain.parameters(), rest, strict=True):  # SMA made last: same init
+        assert torch.equal(a, b)
+    assert model(frames(scale=2.0)).shape == (T, 2, 3)
+    with pytest.raises(ValueError, match="time_steps"):
+        SpikeDrivenTransformer(dim=8, depth=1, sma=True)
 
 
 def test_sew_block_adds_spikes_to_identity() -> None:

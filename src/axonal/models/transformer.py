@@ -22,6 +22,7 @@ from torch import Tensor, nn
 
 from axonal.models.registry import register_model
 from axonal.models.resnet import make_neuron
+from axonal.models.sma import AttentionFactory, sma_factory
 from axonal.nn import Neuron, Sequential, SpikingModule
 
 __all__ = ["Residual", "SpikeDrivenAttention", "SpikeDrivenTransformer"]
@@ -87,7 +88,9 @@ class SpikeDrivenTransformer(Sequential):
 
     ``dim``: token channels; ``depth``: number of attention + MLP blocks; ``mlp_ratio``: MLP
     hidden size over ``dim``; ``neuron``/``max_spikes``: ``"lif"`` or integer-valued
-    ``"ilif"`` with ``D = max_spikes``. The state is one entry per layer.
+    ``"ilif"`` with ``D = max_spikes``; ``sma=True`` adds SMA + AZO
+    (:class:`~axonal.models.sma.SMA`, ``time_steps`` required, ``sma_options`` passed on) to the
+    conv stage. The state is one entry per layer.
     """
 
     def __init__(
@@ -100,7 +103,11 @@ class SpikeDrivenTransformer(Sequential):
         mlp_ratio: int = 4,
         neuron: str = "lif",
         max_spikes: int = 4,
+        sma: bool = False,
+        time_steps: int | None = None,
+        sma_options: dict[str, Any] | None = None,
     ) -> None:
+        attend = sma_factory(time_steps, sma_options) if sma else None
         if dim < 2 or dim % 2 or depth < 1 or mlp_ratio < 1:
             raise ValueError(
                 f"need an even dim >= 2, depth >= 1 and mlp_ratio >= 1, "
@@ -129,6 +136,18 @@ class SpikeDrivenTransformer(Sequential):
         layers += [sn(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(dim, num_classes)]
         super().__init__(*layers)
         self.in_channels = in_channels
+        if attend is not None:  # made last, so the other layers start as without SMA
+            self._insert_sma(attend)
+
+    def _insert_sma(self, attention: AttentionFactory) -> None:
+        """SMA between a 3 x 3 convolution and its BN, as in the ResNets, in the conv stage: after
+        the patch embedding's second convolution and after the position embedding's (the first
+        convolution, on the raw input, gets none, as in the paper's VGG)."""
+        embed = [i for i, layer in enumerate(self) if isinstance(layer, nn.Conv2d)][1]
+        self.insert(embed + 1, attention(self[embed].out_channels))
+        position = next(layer.inner for layer in self if isinstance(layer, Residual))
+        conv = next(i for i, layer in enumerate(position) if isinstance(layer, nn.Conv2d))
+        position.insert(conv + 1, attention(position[conv].out_channels))
 
     def run(self, x: Tensor, state: list[Any] | None = None) -> tuple[Tensor, list[Any]]:
         if x.dim() != 5 or x.shape[2] != self.in_channels:
