@@ -22,7 +22,6 @@ the input gradient). Without gradients only the output is allocated.
 from __future__ import annotations
 
 import itertools
-import math
 import sys
 from collections.abc import Callable
 from typing import Any, NamedTuple
@@ -41,6 +40,7 @@ from axonal.functional.surrogate import (
     Surrogate,
     Triangle,
 )
+from axonal.kernels._support import DTYPES, has_leak, supported, surrogate_constants
 from axonal.kernels._threads import PARALLEL_MIN, worker_pool
 from axonal.kernels.cpu import loops
 
@@ -57,9 +57,8 @@ __all__ = [
 ]
 
 _RESETS = {"subtract": loops.SUBTRACT, "zero": loops.ZERO, "none": loops.NONE}
-_DTYPES = (torch.float32, torch.float64)
 _TASK_MIN = 1 << 17  # neuron-steps per task of a thread (a call costs ~10 us)
-_NO_LEVELS = {dtype: torch.empty(0, dtype=dtype) for dtype in _DTYPES}  # read, never written
+_NO_LEVELS = {dtype: torch.empty(0, dtype=dtype) for dtype in DTYPES}  # read, never written
 
 
 class _Config(NamedTuple):
@@ -72,19 +71,10 @@ class _Config(NamedTuple):
     mids: Tensor
 
 
-# built-in surrogates (exact types: a subclass may change the derivative): code, constants
-_SURROGATES: dict[type, tuple[int, Callable[[Any], tuple[float, float]]]] = {
-    ATan: (loops.ATAN, lambda s: (s.alpha / 2, math.pi / 2 * s.alpha)),
-    FastSigmoid: (loops.FAST_SIGMOID, lambda s: (s.slope, 0.0)),
-    Sigmoid: (loops.SIGMOID, lambda s: (s.slope, 0.0)),
-    Triangle: (loops.TRIANGLE, lambda s: (s.width, 0.0)),
-    StraightThrough: (loops.STRAIGHT_THROUGH, lambda s: (s.window, 0.0)),
-}
-
-
-def _has_leak(v_leak: Tensor | float) -> bool:
-    """The functional code adds the leak term unless ``v_leak`` is the number 0."""
-    return not (isinstance(v_leak, (int, float)) and v_leak == 0)
+_SURROGATES = {  # built-in surrogate -> (code, its two constants)
+    ATan: loops.ATAN, FastSigmoid: loops.FAST_SIGMOID, Sigmoid: loops.SIGMOID,
+    Triangle: loops.TRIANGLE, StraightThrough: loops.STRAIGHT_THROUGH,
+}  # fmt: skip
 
 
 def _state_quantizer(value: object) -> bool:
@@ -114,8 +104,8 @@ def _config(
     max_spikes: int = 1,
     state_quant: Any = None,
 ) -> _Config:
-    kind, constants = _SURROGATES.get(type(surrogate), (-1, lambda _: (0.0, 0.0)))
-    consts = constants(surrogate)
+    kind = _SURROGATES.get(type(surrogate), -1)
+    consts = surrogate_constants(surrogate)
     cfg = (model, _RESETS[reset], int(detach_reset), kind, max_spikes)
     return _Config(cfg, consts, *_levels(state_quant, dtype))
 
@@ -123,28 +113,11 @@ def _config(
 def _leak(beta: Tensor | float, v_leak: Tensor | float) -> Tensor | float:
     """``(1 - beta) * v_leak`` computed as the functional code does, or -0.0 when it skips the
     term (adding -0.0 changes no value, so the loops add the leak row unconditionally)."""
-    return (1 - beta) * v_leak if _has_leak(v_leak) else -0.0
+    return (1 - beta) * v_leak if has_leak(v_leak) else -0.0
 
 
-def _broadcasts_to(shape: torch.Size, target: torch.Size) -> bool:
-    """Whether ``shape`` broadcasts to ``target`` without enlarging it."""
-    if len(shape) > len(target):
-        return False
-    return all(a in (1, b) for a, b in zip(reversed(shape), reversed(target), strict=False))
-
-
-def _same_kind(t: object, x: Tensor) -> bool:
-    return isinstance(t, Tensor) and t.dtype == x.dtype and t.device == x.device
-
-
-def _parameter_supported(name: str, value: object, x: Tensor) -> bool:
-    if isinstance(value, Tensor):
-        learnable_v_reset = name == "v_reset" and value.requires_grad
-        return (
-            _same_kind(value, x)
-            and _broadcasts_to(value.shape, x.shape[1:])
-            and (not learnable_v_reset)
-        )
+def _own_rule(name: str, value: object) -> bool:
+    """The fields these loops take beside parameter tensors (see :func:`_support.supported`)."""
     if isinstance(value, Surrogate):
         return type(value) in _SURROGATES
     if name == "reset":
@@ -159,18 +132,6 @@ def _parameter_supported(name: str, value: object, x: Tensor) -> bool:
         levels, mids = value.levels, value.midpoints
         return levels.dim() == 1 and mids.shape == (levels.numel() - 1,)
     return True
-
-
-def _supported(x: Tensor, state: Any, params: Any) -> bool:
-    """Whether the fused loops compute exactly what the reference scan would for these inputs."""
-    if not isinstance(x, Tensor) or x.device.type != "cpu" or x.dtype not in _DTYPES:
-        return False
-    if x.dim() < 2 or x.numel() == 0 or not isinstance(state, tuple):
-        return False
-    if not all(_same_kind(s, x) and s.shape == x.shape[1:] for s in state):
-        return False
-    fields = params._asdict().items() if hasattr(params, "_asdict") else None
-    return fields is not None and all(_parameter_supported(k, v, x) for k, v in fields)
 
 
 def _run(loop: Callable[..., None], steps: int, neurons: int, *args: Any) -> None:
@@ -376,4 +337,4 @@ FUSED: dict[Callable[..., Any], Callable[..., tuple[Tensor, Any]]] = {
 def lookup(step: Callable[..., Any], x: Tensor, state: Any, params: Any) -> Callable | None:
     """The fused scan for ``step`` if one is registered and supports these arguments."""
     fused = FUSED.get(step)
-    return fused if fused is not None and _supported(x, state, params) else None
+    return fused if fused is not None and supported(x, state, params, "cpu", _own_rule) else None

@@ -24,7 +24,6 @@ gradient) nothing per step is allocated.
 from __future__ import annotations
 
 import functools
-import math
 from collections.abc import Callable
 from contextlib import nullcontext
 from typing import Any, NamedTuple
@@ -43,6 +42,7 @@ from axonal.functional.surrogate import (
     Surrogate,
     Triangle,
 )
+from axonal.kernels._support import has_leak, supported, surrogate_constants
 from axonal.kernels.gpu import kernels as K
 
 __all__ = [
@@ -60,17 +60,12 @@ __all__ = [
 
 DEVICE_TYPE = "cpu" if K.INTERPRET else "cuda"  # where the kernels' tensors live
 _RESETS = {"subtract": K.SUBTRACT.value, "zero": K.ZERO.value, "none": K.NONE.value}
-_DTYPES = (torch.float32, torch.float64)
 _MAGIC = {torch.float32: 2.0**23, torch.float64: 2.0**52}  # round half to even below these
 
-# built-in surrogates (exact types: a subclass may change the derivative): code, constants
-_SURROGATES: dict[type, tuple[int, Callable[[Any], tuple[float, float]]]] = {
-    ATan: (K.ATAN.value, lambda s: (s.alpha / 2, math.pi / 2 * s.alpha)),
-    FastSigmoid: (K.FAST_SIGMOID.value, lambda s: (s.slope, 0.0)),
-    Sigmoid: (K.SIGMOID.value, lambda s: (s.slope, 0.0)),
-    Triangle: (K.TRIANGLE.value, lambda s: (s.width, 0.0)),
-    StraightThrough: (K.STRAIGHT_THROUGH.value, lambda s: (s.window, 0.0)),
-}
+_SURROGATES = {  # built-in surrogate -> its code in the kernels
+    ATan: K.ATAN.value, FastSigmoid: K.FAST_SIGMOID.value, Sigmoid: K.SIGMOID.value,
+    Triangle: K.TRIANGLE.value, StraightThrough: K.STRAIGHT_THROUGH.value,
+}  # fmt: skip
 
 
 class _Config(NamedTuple):
@@ -80,11 +75,6 @@ class _Config(NamedTuple):
     model: int
     flags: dict[str, int | float]
     consts: tuple[float, float, float, float]
-
-
-def _has_leak(v_leak: Tensor | float) -> bool:
-    """The functional code adds the leak term unless ``v_leak`` is the number 0."""
-    return not (isinstance(v_leak, (int, float)) and v_leak == 0)
 
 
 def _config(
@@ -99,12 +89,13 @@ def _config(
 ) -> _Config:
     """Torch on CUDA divides by a host scalar (``max_spikes``, a Python-number threshold) as a
     product with its reciprocal, rounded in the input's dtype; I-LIF repeats that there."""
-    kind, constants = _SURROGATES.get(type(surrogate), (0, lambda _: (0.0, 0.0)))
+    kind = _SURROGATES.get(type(surrogate), 0)
+    constants = surrogate_constants(surrogate)
     on_cuda = x.device.type == "cuda"
     recip_thr = on_cuda and not isinstance(threshold, Tensor)
     flags = {
         "MODE": _RESETS[reset],
-        "HAS_LEAK": int(_has_leak(v_leak)),
+        "HAS_LEAK": int(has_leak(v_leak)),
         "D": max_spikes,
         "RECIP_D": int(on_cuda),
         "RECIP_THR": int(recip_thr),
@@ -116,33 +107,16 @@ def _config(
         (torch.tensor(1.0, dtype=x.dtype) / torch.tensor(v, dtype=x.dtype)).item()
         for v in (max_spikes, threshold if recip_thr else 1.0)
     ]
-    return _Config(model, flags, (*constants(surrogate), *inverse))
+    return _Config(model, flags, (*constants, *inverse))
 
 
 def _leak(beta: Tensor | float, v_leak: Tensor | float) -> Tensor | float:
     """``(1 - beta) * v_leak`` computed as the functional code does, or 0 when it is skipped."""
-    return (1 - beta) * v_leak if _has_leak(v_leak) else 0.0
+    return (1 - beta) * v_leak if has_leak(v_leak) else 0.0
 
 
-def _broadcasts_to(shape: torch.Size, target: torch.Size) -> bool:
-    """Whether ``shape`` broadcasts to ``target`` without enlarging it."""
-    if len(shape) > len(target):
-        return False
-    return all(a in (1, b) for a, b in zip(reversed(shape), reversed(target), strict=False))
-
-
-def _same_kind(t: object, x: Tensor) -> bool:
-    return isinstance(t, Tensor) and t.dtype == x.dtype and t.device == x.device
-
-
-def _parameter_supported(name: str, value: object, x: Tensor) -> bool:
-    if isinstance(value, Tensor):
-        learnable_v_reset = name == "v_reset" and value.requires_grad
-        return (
-            _same_kind(value, x)
-            and _broadcasts_to(value.shape, x.shape[1:])
-            and not learnable_v_reset
-        )
+def _own_rule(name: str, value: object) -> bool:
+    """The fields these kernels take beside parameter tensors (see :func:`_support.supported`)."""
     if isinstance(value, Surrogate):
         return type(value) in _SURROGATES
     if name == "reset":
@@ -152,18 +126,6 @@ def _parameter_supported(name: str, value: object, x: Tensor) -> bool:
     if name == "state_quant":  # an arbitrary function of the membrane: not fused
         return value is None
     return True
-
-
-def _supported(x: Tensor, state: Any, params: Any) -> bool:
-    """Whether the kernels compute exactly what the reference scan would for these inputs."""
-    if not isinstance(x, Tensor) or x.device.type != DEVICE_TYPE or x.dtype not in _DTYPES:
-        return False
-    if x.dim() < 2 or x.numel() == 0 or not isinstance(state, tuple):
-        return False
-    if not all(_same_kind(s, x) and s.shape == x.shape[1:] for s in state):
-        return False
-    fields = params._asdict().items() if hasattr(params, "_asdict") else None
-    return fields is not None and all(_parameter_supported(k, v, x) for k, v in fields)
 
 
 def _launch(x: Tensor) -> tuple[tuple[int], dict[str, Any], Any]:
@@ -385,4 +347,5 @@ FUSED: dict[Callable[..., Any], Callable[..., tuple[Tensor, Any]]] = {
 def lookup(step: Callable[..., Any], x: Tensor, state: Any, params: Any) -> Callable | None:
     """The fused scan for ``step`` if one is registered and supports these arguments."""
     fused = FUSED.get(step)
-    return fused if fused is not None and _supported(x, state, params) else None
+    ok = fused is not None and supported(x, state, params, DEVICE_TYPE, _own_rule)
+    return fused if ok else None

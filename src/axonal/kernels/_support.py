@@ -1,0 +1,80 @@
+"""What every fused backend checks before it takes over a scan from the reference.
+
+A backend runs a scan only when it computes exactly what :func:`axonal.kernels.reference.scan`
+would: :func:`supported` checks the input, the state and every parameter field, with the rules
+common to all backends here and the backend's own (device, surrogates, reset codes, integer
+limits, state quantisers) in its ``own_rule``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from axonal.functional.surrogate import ATan, FastSigmoid, Sigmoid, StraightThrough, Triangle
+
+DTYPES = (torch.float32, torch.float64)
+
+_CONSTANTS: dict[type, Callable[[Any], tuple[float, float]]] = {
+    ATan: lambda s: (s.alpha / 2, math.pi / 2 * s.alpha),
+    FastSigmoid: lambda s: (s.slope, 0.0),
+    Sigmoid: lambda s: (s.slope, 0.0),
+    Triangle: lambda s: (s.width, 0.0),
+    StraightThrough: lambda s: (s.window, 0.0),
+}
+
+
+def surrogate_constants(surrogate: object) -> tuple[float, float]:
+    """The two constants a built-in surrogate's derivative needs in a kernel (exact types: a
+    subclass may change the derivative); ``(0, 0)`` without one (``None``, e.g. for LI)."""
+    return _CONSTANTS[type(surrogate)](surrogate) if surrogate is not None else (0.0, 0.0)
+
+
+def has_leak(v_leak: Tensor | float) -> bool:
+    """The functional code adds the leak term unless ``v_leak`` is the number 0."""
+    return not (isinstance(v_leak, (int, float)) and v_leak == 0)
+
+
+def _broadcasts_to(shape: torch.Size, target: torch.Size) -> bool:
+    """Whether ``shape`` broadcasts to ``target`` without enlarging it."""
+    if len(shape) > len(target):
+        return False
+    return all(a in (1, b) for a, b in zip(reversed(shape), reversed(target), strict=False))
+
+
+def _same_kind(t: object, x: Tensor) -> bool:
+    return isinstance(t, Tensor) and t.dtype == x.dtype and t.device == x.device
+
+
+def _tensor_supported(name: str, value: Tensor, x: Tensor) -> bool:
+    """A parameter tensor of ``x``'s dtype and device that broadcasts to one step; a learnable
+    ``v_reset`` has no gradient in the kernels."""
+    learnable_v_reset = name == "v_reset" and value.requires_grad
+    fits = _same_kind(value, x) and _broadcasts_to(value.shape, x.shape[1:])
+    return fits and not learnable_v_reset
+
+
+def supported(
+    x: Tensor,
+    state: Any,
+    params: Any,
+    device_type: str,
+    own_rule: Callable[[str, object], bool],
+) -> bool:
+    """Whether a backend on ``device_type`` computes exactly the reference scan here: ``x``
+    ``[T, B, ...]`` float32/float64, a tuple of states shaped like one step, parameter tensors
+    that broadcast to one step, and every other field accepted by ``own_rule(name, value)``."""
+    if not isinstance(x, Tensor) or x.device.type != device_type or x.dtype not in DTYPES:
+        return False
+    if x.dim() < 2 or x.numel() == 0 or not isinstance(state, tuple):
+        return False
+    if not all(_same_kind(s, x) and s.shape == x.shape[1:] for s in state):
+        return False
+    fields = params._asdict().items() if hasattr(params, "_asdict") else None
+    return fields is not None and all(
+        _tensor_supported(k, v, x) if isinstance(v, Tensor) else own_rule(k, v) for k, v in fields
+    )
