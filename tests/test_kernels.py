@@ -1,11 +1,9 @@
 """Fused CPU kernels against the reference scan, and the backend dispatch."""
 
-import os
-import subprocess
-import sys
 
 import pytest
 import torch
+from kernel_cases import STEPS, run_python
 
 import axonal.nn as ann
 from axonal import kernels
@@ -34,16 +32,6 @@ CASES = [
     for neuron in ("li", "cuba_li")
     for per_neuron in (False, True)
 ]
-STEPS = {
-    "lif": (F.lif_step, F.LIFState),
-    "if": (F.if_step, F.LIFState),
-    "li": (F.li_step, F.LIFState),
-    "cuba_lif": (F.cuba_lif_step, F.CubaLIFState),
-    "cuba_li": (F.cuba_li_step, F.CubaLIFState),
-    "alif": (F.alif_step, F.ALIFState),
-    "ilif": (F.ilif_step, F.LIFState),
-}
-
 
 @pytest.fixture(autouse=True)
 def _restore_backend():
@@ -275,13 +263,6 @@ def test_set_backend_checks_names():
         assert kernels.last_backend() == name
     with pytest.raises(ValueError, match="backend must be one of"):
         kernels.set_backend("triton-please")
-
-
-def run_python(code, **env):
-    result = subprocess.run(
-        [sys.executable, "-c", code], env={**os.environ, **env}, capture_output=True, text=True
-    )
-    return result.returncode, result.stdout + result.stderr
 
 
 def test_environment_variable_selects_the_backend():

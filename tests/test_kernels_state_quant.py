@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+from kernel_cases import STEPS
 
 import axonal.nn as ann
 from axonal import kernels
@@ -11,15 +12,6 @@ from axonal.quant import StateQuantizer
 
 T, B, N = 40, 3, 37  # T > loops.CHUNK: the backward replays two chunks
 NEURONS = ("lif", "cuba_lif", "alif", "if")
-STEPS = {
-    "lif": (F.lif_step, F.LIFState),
-    "cuba_lif": (F.cuba_lif_step, F.CubaLIFState),
-    "alif": (F.alif_step, F.ALIFState),
-    "if": (F.if_step, F.LIFState),
-    "li": (F.li_step, F.LIFState),
-    "ilif": (F.ilif_step, F.LIFState),
-}
-
 
 @pytest.fixture(autouse=True)
 def _restore_backend():

@@ -41,6 +41,8 @@ from axonal.kernels import reference
 if platform.system() != "Linux" or platform.machine() != "x86_64":  # not in the dev extra there
     pytest.skip("triton is installed on Linux x86_64 only", allow_module_level=True)
 
+from kernel_cases import STEPS, run_python
+
 from axonal.kernels import gpu  # fails loudly where triton is missing
 from axonal.kernels.gpu import kernels as K
 
@@ -55,10 +57,6 @@ CASES = [
     for i, reset in enumerate(RESETS)
     for detach in (True, False)
 ] + [(neuron, "none", True, per) for neuron in ("li", "cuba_li") for per in (False, True)]
-STEPS = {
-    "lif": F.lif_step, "if": F.if_step, "li": F.li_step, "cuba_lif": F.cuba_lif_step,
-    "cuba_li": F.cuba_li_step, "alif": F.alif_step, "ilif": F.ilif_step,
-}  # fmt: skip
 SURROGATES = [ATan(3.0), FastSigmoid(10.0), Sigmoid(4.0), Triangle(0.5), StraightThrough(0.3),
               StraightThrough()]  # fmt: skip
 
@@ -169,7 +167,7 @@ def compare(step, x, state, params, loss_fn=loss, exact=None):
 
 def check_case(neuron, reset, detach, per_neuron, dtype, device, steps):
     x, state, params = make_case(neuron, reset, detach, per_neuron, dtype, device, steps)
-    compare(STEPS[neuron], x, state, params)
+    compare(STEPS[neuron][0], x, state, params)
 
 
 def check_surrogate(surrogate, device, steps):
@@ -332,16 +330,9 @@ def test_lookup_takes_tensors_of_the_kernels_device():
         kernels.set_backend(before)
 
 
-def python(code: str, **env: str) -> tuple[int, str]:
-    result = subprocess.run(
-        [sys.executable, "-c", code], env={**os.environ, **env}, capture_output=True, text=True
-    )
-    return result.returncode, result.stdout + result.stderr
-
-
 def test_environment_variable_selects_triton():
     code = "from axonal import kernels; print(kernels.get_backend())"
-    assert python(code, AXONAL_BACKEND="triton") == (0, "triton\n")
+    assert run_python(code, AXONAL_BACKEND="triton") == (0, "triton\n")
 
 
 def test_without_triton_auto_uses_cpu_and_triton_warns_once():
@@ -357,7 +348,7 @@ def test_without_triton_auto_uses_cpu_and_triton_warns_once():
         "    kernels.set_backend('triton'); ann.LIF()(x); ann.LIF()(x)\n"
         "print(auto, len(caught), kernels.last_backend(), 'triton' in str(caught[0].message))\n"
     )
-    assert python(code, AXONAL_BACKEND="auto") == (0, "cpu 1 reference True\n")
+    assert run_python(code, AXONAL_BACKEND="auto") == (0, "cpu 1 reference True\n")
 
 
 def test_kernels_compile_for_sm90_without_fused_multiply_add():
