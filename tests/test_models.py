@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 import torch
+from model_cases import train_losses
 from torch import Tensor, nn
 
 from axonal.models import (
@@ -25,18 +24,7 @@ from axonal.nn import ILIF
 T, B, C_IN, SIZE = 4, 2, 2, 16
 
 
-@pytest.fixture(autouse=True)
-def seeded_single_thread() -> Iterator[None]:
-    """Deterministic parameter init without leaking the seed into other tests, on one thread:
-    these tensors are tiny, and on a busy 2-core machine intra-op threads only contend."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        with torch.random.fork_rng():
-            torch.manual_seed(0)
-            yield
-    finally:
-        torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("seeded_single_thread")
 
 
 def frames(channels: int = C_IN, scale: float = 1.0, seed: int = 1) -> Tensor:
@@ -91,14 +79,7 @@ def test_resnet_with_sma_and_ilif_trains(variant: str) -> None:
     )
     assert sum(isinstance(m, SMA) for m in model.modules()) == 2
     x, target = frames(scale=2.0), torch.tensor([0, 2])
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
-    losses = []
-    for _ in range(6):
-        loss = nn.functional.cross_entropy(model(x).mean(0), target)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
+    losses = train_losses(model, x, target, steps=6)
     assert losses[-1] < losses[0]
 
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 import torch
+from model_cases import train_losses
 from torch import Tensor, nn
 
 from axonal.models import (
@@ -21,17 +20,7 @@ from axonal.nn import ILIF, LIF
 T, B, C_IN, SIZE, CLASSES = 4, 2, 2, 16, 5
 
 
-@pytest.fixture(autouse=True)
-def seeded_single_thread() -> Iterator[None]:
-    """Deterministic init on one thread, without leaking the seed into other tests."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        with torch.random.fork_rng():
-            torch.manual_seed(0)
-            yield
-    finally:
-        torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("seeded_single_thread")
 
 
 def frames(scale: float = 2.0, seed: int = 1, size: int = SIZE) -> Tensor:
@@ -120,14 +109,7 @@ def test_sma_plugs_into_every_conv_block_and_trains() -> None:
     assert len(smas) == 3  # the stem block and one block in each of the two conv stages
     assert [s.channels for s in smas] == [2, 4, 8]
     x, target = frames(), torch.tensor([1, 4])
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
-    losses = []
-    for _ in range(4):
-        loss = nn.functional.cross_entropy(model(x).mean(0), target)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
+    losses = train_losses(model, x, target, steps=4)
     assert losses[-1] < losses[0]
     assert all(p.grad is not None for s in smas for p in s.parameters())
 
