@@ -238,28 +238,15 @@ def ssdp_rule(target: nn.Module, config: Config) -> TimedSSDP:
 def watch_classifier(rule: TimedSSDP, features: nn.Module, model: nn.Module) -> WatchHandle:
     """Observe the classifier in training: pre = ``features`` output ``[T, B, C, H, W]``
     with any pixel > 0 (the pooled features > 0), post = ``model`` output ``[T, B, classes]``
-    (the logits; ``> 0`` is a spike). The pooling counts as SSDP time.
+    (the logits; ``> 0`` is a spike). The pooling counts as SSDP time."""
 
-    (``rule.watch`` cannot do this: for a Linear target it collapses the axes between ``B``
-    and the last one, and the feature map's neuron axis is ``C``, not the last.)
-    """
-    captured: list[Tensor] = []
-
-    def keep(module: nn.Module, args: tuple[Any, ...], output: Any) -> None:
-        if not module.training:
-            return
+    def pooled(spikes: Tensor) -> Tensor:
         start = time.perf_counter()
-        spikes = output[0] if isinstance(output, tuple) else output
-        captured[:] = [spikes.detach().flatten(3).amax(dim=3)]
+        pooled_spikes = spikes.flatten(3).amax(dim=3)
         rule.seconds += time.perf_counter() - start
+        return pooled_spikes
 
-    def on_logits(module: nn.Module, args: tuple[Any, ...], output: Any) -> None:
-        if module.training:
-            rule.observe(captured.pop(), output[0] if isinstance(output, tuple) else output)
-
-    return WatchHandle(
-        [features.register_forward_hook(keep), model.register_forward_hook(on_logits)]
-    )
+    return rule.watch(features, model, pre_map=pooled)
 
 
 def attach_ssdp(model: nn.Module, config: Config) -> tuple[list[TimedSSDP], list[WatchHandle]]:
