@@ -275,6 +275,50 @@ def test_conv1x1_rule_collapses_space_and_keeps_kernel_shape():
         SSDP(nn.Conv2d(3, 2, 3))
 
 
+def test_sites_as_samples_treat_every_pixel_and_token_as_a_sample():
+    g = torch.Generator().manual_seed(6)
+    pre = (torch.rand(5, 2, 3, 2, 2, generator=g) < 0.3).float()  # [T, B, C, H, W]
+    post = (torch.rand(5, 2, 2, 2, 2, generator=g) < 0.3).float()
+    conv_rule = SSDP(nn.Conv2d(3, 2, 1), a_plus=0.1, a_baseline=0.02, start_epoch=0,
+                     sites="samples")  # fmt: skip
+    conv_rule.observe(pre, post)
+
+    def per_site(x: torch.Tensor) -> torch.Tensor:  # [T, B, C, H, W] -> [T, B * H * W, C]
+        return x.flatten(3).transpose(2, 3).reshape(x.shape[0], -1, x.shape[2])
+
+    expected = ssdp_delta(per_site(pre), per_site(post), 0.1, 0.02)
+    torch.testing.assert_close(conv_rule.apply(), expected)
+    # the same sites as tokens of a Linear, [T, B, tokens, N]
+    linear_rule = STDP(nn.Linear(3, 2), start_epoch=0, sites="samples")
+    tokens = (pre.flatten(3).transpose(2, 3), post.flatten(3).transpose(2, 3))
+    linear_rule.observe(*tokens)
+    ltp, ltd = stdp_pairings(per_site(pre), per_site(post), 20.0, 20.0)
+    torch.testing.assert_close(linear_rule.apply(), 1e-2 * ltp - 1e-2 * ltd)
+
+
+def test_sites_decide_whether_spikes_at_different_pixels_co_fire():
+    pre = torch.zeros(3, 1, 1, 1, 2)  # one pre channel firing at pixel 0, step 1
+    post = torch.zeros(3, 1, 1, 1, 2)  # one post channel firing at pixel 1, step 1
+    pre[1, 0, 0, 0, 0] = 1.0
+    post[1, 0, 0, 0, 1] = 1.0
+    merged = SSDP(nn.Conv2d(1, 1, 1), a_plus=0.1, a_baseline=0.02, start_epoch=0)
+    merged.observe(pre, post)
+    assert merged.apply().item() == pytest.approx(0.1)  # any pixel: co-firing at step 1
+    separate = SSDP(nn.Conv2d(1, 1, 1), a_plus=0.1, a_baseline=0.02, start_epoch=0,
+                    sites="samples")  # fmt: skip
+    separate.observe(pre, post)
+    # two samples, each with one silent partner (latency T = 3, dt = 2): -A_base G, averaged
+    assert separate.apply().item() == pytest.approx(-0.02 * math.exp(-2.0))
+
+
+def test_sites_option_is_checked():
+    with pytest.raises(ValueError, match="sites must be one of"):
+        SSDP(nn.Linear(2, 2), sites="pixels")
+    rule = SSDP(nn.Linear(3, 2), start_epoch=0, sites="samples")
+    with pytest.raises(ValueError, match="same pixels or tokens"):
+        rule.observe(torch.ones(4, 2, 3), torch.ones(4, 2, 5, 2))
+
+
 def test_binding_targets():
     rlif = RLIF(4)
     assert bound_weight(rlif) is rlif.recurrent.weight

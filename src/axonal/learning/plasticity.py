@@ -16,9 +16,11 @@ A rule is bound to exactly one weight: an ``nn.Linear`` (``weight [N_out, N_in]`
 
 ``observe`` only reads detached spike trains and ``apply`` changes only the bound weight
 under ``torch.no_grad()``, so gradients and every other parameter are untouched. Spike
-trains are ``[T, B, N]``; extra dimensions (tokens, pixels) between ``B`` and the neuron axis
-of a Linear, or after the channel axis of a 1x1 conv, are collapsed with "any spike" (as
-the SSDP code does for the attention projection).
+trains are ``[T, B, N]``; extra dimensions (tokens, pixels: *sites*) between ``B`` and the
+neuron axis of a Linear, or after the channel axis of a 1x1 conv, are collapsed with "any
+spike" (``sites="any"``, as the SSDP code does for the attention projection), or each site is
+a sample of its own (``sites="samples"``: ``[T, B * sites, N]``, the weight acts on every site
+separately, so a pair co-fires only when both neurons spike at the same site).
 
 Amplitude schedules are small objects stepped once per epoch: :class:`CosineSchedule` and
 :class:`EMASchedule` (the SSD-ViT code's move of 30% toward a cosine target each epoch).
@@ -37,6 +39,7 @@ from axonal.learning import functional as LF
 from axonal.nn.recurrent import RLIF
 
 __all__ = [
+    "SITES",
     "SSDP",
     "STDP",
     "CausalSTDP",
@@ -47,6 +50,9 @@ __all__ = [
     "WatchHandle",
     "bound_weight",
 ]
+
+SITES = ("any", "samples")
+"""How a rule reads trains with pixel or token axes; see :class:`PlasticityRule`."""
 
 
 class Schedule:
@@ -125,11 +131,16 @@ def bound_weight(target: nn.Module | nn.Parameter) -> nn.Parameter:
     )
 
 
-def _neuron_axis_trains(spikes: Tensor, size: int, channels_first: bool, name: str) -> Tensor:
-    """``[T, B, ...]`` spikes -> ``[T, B, size]`` (a value > 0 is a spike), detached.
+def _neuron_axis_trains(
+    spikes: Tensor, size: int, channels_first: bool, sites: str, name: str
+) -> Tensor:
+    """``[T, B, ...]`` spikes -> ``[T, B', size]`` (a value > 0 is a spike), detached.
 
     A float or bool ``[T, B, size]`` train is returned as it is (no copy); other dtypes become
-    bool, and with extra axes a neuron spikes where any of its sites do (a bool train).
+    bool. Extra axes (sites: ``[T, B, C, *sites]`` for a conv, ``[T, B, *sites, N]`` for a
+    linear map) are collapsed so that a neuron spikes where any of its sites do
+    (``sites="any"``, ``B' = B``), or become samples (``sites="samples"``,
+    ``B' = B * n_sites``, batch-major).
     """
     if not isinstance(spikes, Tensor) or spikes.dim() < 3:
         got = tuple(spikes.shape) if isinstance(spikes, Tensor) else type(spikes).__name__
@@ -143,8 +154,11 @@ def _neuron_axis_trains(spikes: Tensor, size: int, channels_first: bool, name: s
     fired = x if x.dtype == torch.bool else x > 0
     if fired.dim() == 3:
         return fired
-    # [T, B, C, *spatial] (conv) or [T, B, *sites, N] (linear)
-    return fired.flatten(3).any(dim=3) if channels_first else fired.flatten(2, -2).any(dim=2)
+    if channels_first:  # [T, B, C, *sites] -> [T, B, *sites, C]
+        fired = fired.flatten(3).transpose(2, 3)
+    if sites == "any":
+        return fired.flatten(2, -2).any(dim=2)
+    return fired.reshape(fired.shape[0], -1, size)
 
 
 def _binary(spikes: Tensor, dtype: torch.dtype) -> Tensor:
@@ -170,6 +184,10 @@ class PlasticityRule:
     Attributes:
         weight: the bound parameter. epoch: completed epochs (``step_epoch`` adds one).
         start_epoch: no observation or update while ``epoch < start_epoch``.
+        sites: for trains with pixel or token axes, ``"any"`` (a neuron spikes when any of
+            its sites does: one sample per batch entry) or ``"samples"`` (every site is a
+            sample: batch-averaged rules then average over ``B x sites``; pre and post must
+            have the same number of sites).
     """
 
     amplitude_names: tuple[str, ...] = ()
@@ -179,9 +197,13 @@ class PlasticityRule:
         target: nn.Module | nn.Parameter,
         start_epoch: int,
         schedules: Mapping[str, Schedule] | None,
+        sites: str = "any",
     ) -> None:
         if not isinstance(start_epoch, int) or start_epoch < 0:
             raise ValueError(f"start_epoch must be an int >= 0, got {start_epoch!r}")
+        if sites not in SITES:
+            raise ValueError(f"sites must be one of {SITES}, got {sites!r}")
+        self.sites = sites
         self.weight = bound_weight(target)
         self.channels_first = isinstance(target, nn.Conv2d)
         self.start_epoch = start_epoch
@@ -214,8 +236,14 @@ class PlasticityRule:
         if not self.active:
             return
         n_out, n_in = self.shape
-        pre = _neuron_axis_trains(pre, n_in, self.channels_first, "pre")
-        post = _neuron_axis_trains(post, n_out, self.channels_first, "post")
+        pre = _neuron_axis_trains(pre, n_in, self.channels_first, self.sites, "pre")
+        post = _neuron_axis_trains(post, n_out, self.channels_first, self.sites, "post")
+        if pre.shape[:2] != post.shape[:2]:
+            raise ValueError(
+                f"pre and post must have the same steps and samples, got [T, samples] = "
+                f"{list(pre.shape[:2])} and {list(post.shape[:2])} (sites={self.sites!r}: "
+                "with 'samples', both trains need the same pixels or tokens)"
+            )
         with torch.no_grad():
             pending = self._measure(pre, post)
         if self._pending is None:
@@ -282,8 +310,10 @@ class PlasticityRule:
                 raise RuntimeError("post spikes arrived before any pre spikes were captured")
             pre, self._pre = self._pre, None
             post = first(output).detach()
-            self.observe(pre if pre_map is None else pre_map(pre),
-                         post if post_map is None else post_map(post))
+            self.observe(
+                pre if pre_map is None else pre_map(pre),
+                post if post_map is None else post_map(post),
+            )
 
         if pre_from == "input":
             pre_hook = pre_module.register_forward_pre_hook(keep_pre)
@@ -330,8 +360,9 @@ class SSDP(PlasticityRule):
         spike_time: str = "first",
         start_epoch: int = 10,
         schedules: Mapping[str, Schedule] | None = None,
+        sites: str = "any",
     ) -> None:
-        super().__init__(target, start_epoch, schedules)
+        super().__init__(target, start_epoch, schedules, sites)
         if spike_time not in LF.SPIKE_TIMES:
             raise ValueError(f"spike_time must be one of {LF.SPIKE_TIMES}, got {spike_time!r}")
         self.a_plus, self.a_baseline, self.sigma = float(a_plus), float(a_baseline), float(sigma)
@@ -370,8 +401,9 @@ class STDP(PlasticityRule):
         w_max: float | None = None,
         start_epoch: int = 0,
         schedules: Mapping[str, Schedule] | None = None,
+        sites: str = "any",
     ) -> None:
-        super().__init__(target, start_epoch, schedules)
+        super().__init__(target, start_epoch, schedules, sites)
         if mode not in LF.STDP_MODES:
             raise ValueError(f"mode must be one of {LF.STDP_MODES}, got {mode!r}")
         if multiplicative and (w_min is None or w_max is None):
@@ -420,8 +452,9 @@ class CausalSTDP(PlasticityRule):
         w_max: float | None = 1.0,
         start_epoch: int = 0,
         schedules: Mapping[str, Schedule] | None = None,
+        sites: str = "any",
     ) -> None:
-        super().__init__(target, start_epoch, schedules)
+        super().__init__(target, start_epoch, schedules, sites)
         if mode not in LF.STDP_MODES:
             raise ValueError(f"mode must be one of {LF.STDP_MODES}, got {mode!r}")
         if isinstance(window, bool) or not isinstance(window, int) or window < 1:
