@@ -1,15 +1,19 @@
-"""SSDP beside gradient training on N-Digits: a spiking ResNet and a spiking transformer.
+"""SSDP beside gradient training on N-Digits: a minimal network, a spiking ResNet and a
+spiking transformer.
 
     python -m experiments.ssdp_vision --seeds 0 1 2
+    python -m experiments.ssdp_vision --models minimal --seeds 0 1 2
 
 Trains the spiking ResNet and spike-driven transformer of :mod:`experiments.vision` (same
-sizes, built by its :func:`~experiments.vision.build`, scored by its
-:func:`~experiments.vision.evaluate`) on N-Digits event frames, each with and without SSDP,
-for every seed. The two arms of a seed start from the same weights and see the same batches,
-so they differ only by SSDP (and are identical until it starts). SSDP is bound as in the
-paper's SSD-ViT code:
+sizes, built by its :func:`~experiments.vision.build`) and the paper's minimal-layer network
+(:class:`MinimalNetwork`: one hidden LIF layer and a classifier) on N-Digits event frames,
+each with and without SSDP, for every seed; all are scored by
+:func:`experiments.vision.evaluate`. The two arms of a seed start from the same weights and
+see the same batches, so they differ only by SSDP (and are identical until it starts). SSDP
+is bound as in the paper's SSD-ViT code:
 
-- the classifier ``Linear``: pre = pooled last features > 0 at each step, post = logits > 0;
+- the classifier ``Linear``: pre = pooled last features > 0 at each step (the hidden spikes
+  themselves in the minimal network), post = logits > 0;
 - in the transformer, also the output projection ``W_o`` (1x1 conv) of the last attention
   block: pre = the block's input membrane > 0, post = its output membrane > 0, any pixel.
 
@@ -20,7 +24,9 @@ test accuracy under event corruptions applied before framing (time jitter, unifo
 background noise, dropped events). Writes ``<out>/results.json`` (after every run, so a
 partial run keeps what it finished), ``<out>/summary.md`` and ``<img>/ssdp_vision_curves.png``
 (``--report`` rewrites only these two from an existing ``results.json``; the tables add the
-per-seed paired difference ``ssdp - none``).
+per-seed paired difference ``ssdp - none``). A run adds to an existing ``results.json``: the
+(model, arm, seed) runs already there are kept and not rerun, provided the training and
+measurement settings (:data:`SHARED`) are the same; otherwise it stops with an error.
 
 The test set is evaluated after every epoch only to draw the curves and count epochs to the
 target accuracy; nothing is selected on it (the reported model is the last epoch's). The data
@@ -59,12 +65,16 @@ from axonal.data.events import (
 )
 from axonal.io import atomic_open, save_json_atomic
 from axonal.learning import SSDP, CosineSchedule, EMASchedule, Trainer, WatchHandle
+from axonal.models.resnet import make_neuron
 from axonal.models.transformer import Residual, SpikeDrivenAttention
+from axonal.nn import Sequential, SpikingModule
 from experiments import vision
 
 ARMS = ("none", "ssdp")
-MODELS = ("sew_resnet_tiny", "sdt_tiny")
+MODELS = ("sew_resnet_tiny", "sdt_tiny", "minimal")
 DURATION_US = 300_000  # three 100 ms saccades
+FRAME = (2, 17, 17)  # polarity, pooled height, pooled width of one input frame
+HIDDEN = 256  # LIF neurons of the minimal network
 
 
 @dataclass(frozen=True)
@@ -92,6 +102,10 @@ class Config:
     noise_seed: int = 1234
     out: str = "runs/ssdp_vision"
     img: str = "docs/img"
+
+
+SHARED = tuple(k for k in Config.__dataclass_fields__ if k not in ("seeds", "models", "out", "img"))
+"""The :class:`Config` fields that runs kept in one ``results.json`` must share."""
 
 
 # ------------------------------------------------------------------------------ data
@@ -176,19 +190,49 @@ def load_data(config: Config) -> Data:
 # ----------------------------------------------------------------------- model, SSDP
 
 
+class MinimalNetwork(Sequential):
+    """The paper's minimal-layer SNN: frames ``[T, B, 2, 17, 17]`` -> flatten ->
+    ``Linear(578, hidden)`` -> LIF (``beta = 0.5``, reset to 0, as in the other models) ->
+    ``Linear(hidden, classes)``, logits per step ``[T, B, classes]``."""
+
+    def __init__(self, hidden: int = HIDDEN, classes: int = 10) -> None:
+        super().__init__(
+            nn.Flatten(), nn.Linear(math.prod(FRAME), hidden), make_neuron("lif"),
+            nn.Linear(hidden, classes),
+        )  # fmt: skip
+
+    def run(self, x: Tensor, state: list[Any] | None = None) -> tuple[Tensor, list[Any]]:
+        if x.dim() != 5 or tuple(x.shape[2:]) != FRAME:
+            raise ValueError(f"MinimalNetwork expects [T, B, {', '.join(map(str, FRAME))}], "
+                             f"got {tuple(x.shape)}")  # fmt: skip
+        return super().run(x, state)
+
+
 def build(name: str, seed: int, time_bins: int) -> nn.Module:
-    """The SNN ``name`` of :data:`experiments.vision.MODELS` for 10 classes (no SMA), with
-    its weights drawn from ``seed``."""
+    """The SNN ``name`` of :data:`MODELS` for 10 classes, with its weights drawn from
+    ``seed``: ``"minimal"`` is a :class:`MinimalNetwork`, the others are the models of
+    :data:`experiments.vision.MODELS` (no SMA). The global torch random state is left as it
+    was."""
     if name not in MODELS:
         raise ValueError(f"model must be one of {MODELS}, got {name!r}")
-    return vision.build(name, False, time_steps=time_bins, classes=10, seed=seed)
+    if name != "minimal":
+        return vision.build(name, False, time_steps=time_bins, classes=10, seed=seed)
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        return MinimalNetwork()
 
 
 def head(model: nn.Module) -> tuple[nn.Module, nn.Linear]:
-    """The last feature module (``[T, B, C, H, W]``, before pooling) and the classifier."""
-    features, pool, _, classifier = list(model)[-4:]
-    if not (isinstance(pool, nn.AdaptiveAvgPool2d) and isinstance(classifier, nn.Linear)):
-        raise TypeError(f"expected [..., features, pool, flatten, Linear], got {model}")
+    """The last feature layer and the classifier of a model that ends in either
+    ``[..., features, AdaptiveAvgPool2d, Flatten, Linear]`` (features ``[T, B, C, H, W]``)
+    or ``[..., features, Linear]`` (features ``[T, B, N]``); the features are a spiking
+    module, so that a hook on it sees them time-major."""
+    layers = list(model)
+    pooled = [type(m) for m in layers[-3:-1]] == [nn.AdaptiveAvgPool2d, nn.Flatten]
+    features, classifier = layers[-4 if pooled else -2], layers[-1]
+    if not (isinstance(features, SpikingModule) and isinstance(classifier, nn.Linear)):
+        raise TypeError("expected [..., spiking features, (AdaptiveAvgPool2d, Flatten,) "
+                        f"Linear], got {model}")  # fmt: skip
     return features, classifier
 
 
@@ -236,11 +280,14 @@ def ssdp_rule(target: nn.Module, config: Config) -> TimedSSDP:
 
 
 def watch_classifier(rule: TimedSSDP, features: nn.Module, model: nn.Module) -> WatchHandle:
-    """Observe the classifier in training: pre = ``features`` output ``[T, B, C, H, W]``
-    with any pixel > 0 (the pooled features > 0), post = ``model`` output ``[T, B, classes]``
-    (the logits; ``> 0`` is a spike). The pooling counts as SSDP time."""
+    """Observe the classifier in training: pre = ``features`` output, a map
+    ``[T, B, C, H, W]`` with any pixel > 0 (the pooled features > 0) or ``[T, B, N]`` as it
+    is; post = ``model`` output ``[T, B, classes]`` (the logits; ``> 0`` is a spike). The
+    pooling counts as SSDP time."""
 
     def pooled(spikes: Tensor) -> Tensor:
+        if spikes.dim() == 3:
+            return spikes
         start = time.perf_counter()
         pooled_spikes = spikes.flatten(3).amax(dim=3)
         rule.seconds += time.perf_counter() - start
@@ -277,7 +324,8 @@ def loss_fn(outputs: Tensor, labels: Tensor) -> Tensor:
 def probe_synchrony(model: nn.Module, x: Tensor, neurons: int = 256) -> dict[str, float]:
     """Synchrony of the last feature layer on ``x [T, B, 2, H, W]`` (eval mode).
 
-    Its neurons are the ``C x H x W`` units of the feature map (a value > 0 is a spike). The
+    Its neurons are the ``C x H x W`` units of a feature map, or the ``N`` of a
+    ``[T, B, N]`` layer (a value > 0 is a spike). The
     co-firing fraction (same step) and the Kuramoto order are taken on a fixed subset of
     ``neurons`` of them (drawn with seed 0, the same for every run); the firing rate is
     spikes per neuron per step over all of them. The Kuramoto order is ``None`` when no
@@ -293,7 +341,7 @@ def probe_synchrony(model: nn.Module, x: Tensor, neurons: int = 256) -> dict[str
         model(x)
     finally:
         handle.remove()
-    spikes = captured[0].flatten(2)  # [T, B, C*H*W]
+    spikes = captured[0].flatten(2)  # [T, B, C*H*W] or [T, B, N]
     chosen = torch.randperm(spikes.shape[2], generator=torch.Generator().manual_seed(0))
     subset = spikes[:, :, chosen[:neurons].sort().values]
     order = kuramoto_order(subset).mean
@@ -351,6 +399,7 @@ def run_arm(model_name: str, arm: str, seed: int, data: Data, config: Config) ->
     }
     stable = detect_stabilization(history.train_loss, window=3)  # None for < 8 epochs
     return {
+        "seed": seed,
         "train_loss": history.train_loss,
         "train_seconds": history.seconds,
         **record,
@@ -360,26 +409,64 @@ def run_arm(model_name: str, arm: str, seed: int, data: Data, config: Config) ->
     }
 
 
+def load_previous(path: Path, config: Config) -> dict:
+    """The results document at ``path``, or an empty one for ``config`` if there is none.
+
+    Every run in it carries its ``"seed"``. Raises ValueError if the stored :data:`SHARED`
+    settings differ from ``config``'s (its runs could not be compared with new ones).
+    """
+    if not path.exists():
+        return {"config": asdict(config), "results": {}}
+    document = json.loads(path.read_text())
+    stored, wanted = document["config"], asdict(config)
+    differ = [f"{k} = {stored.get(k)!r} there, {wanted[k]!r} here"
+              for k in SHARED if stored.get(k) != wanted[k]]  # fmt: skip
+    if differ:
+        raise ValueError(f"{path} holds runs with other settings ({'; '.join(differ)}); "
+                         "rerun with the same settings or another --out")  # fmt: skip
+    for arms in document["results"].values():
+        for runs in arms.values():
+            # files written before runs kept their seed: the runs of each arm follow the
+            # stored seeds (a partial run holds fewer)
+            for result, seed in zip(runs, stored["seeds"], strict=False):
+                result.setdefault("seed", seed)
+    return document
+
+
+def pending(
+    results: Mapping[str, Mapping[str, list[dict]]], config: Config
+) -> list[tuple[str, str, int]]:
+    """The ``(model, arm, seed)`` runs of ``config`` not yet in ``results``, in run order."""
+    def done(model_name: str, arm: str) -> set[int]:
+        return {r["seed"] for r in results.get(model_name, {}).get(arm, [])}
+
+    return [(m, arm, seed) for m in config.models for seed in config.seeds for arm in ARMS
+            if seed not in done(m, arm)]  # fmt: skip
+
+
 def run(config: Config) -> dict:
-    """Train and measure every model, seed and arm; writes ``<out>/results.json`` after each
-    run and returns its content, ``{"config", "results": {model: {arm: [per seed]}}}``
-    (:func:`report` renders it)."""
+    """Train and measure every model, seed and arm not yet in ``<out>/results.json``; rewrite
+    it after each run and return its content, ``{"config", "results": {model: {arm: [per
+    seed, by seed]}}}`` (:func:`report` renders it). The stored config lists every model and
+    seed in the file."""
     torch.set_num_threads(1)
-    out = Path(config.out)
-    data = load_data(config)
-    results: dict[str, dict[str, list[dict]]] = {
-        m: {arm: [] for arm in ARMS} for m in config.models
-    }
-    document = {"config": asdict(config), "results": results}
-    for model_name in config.models:
-        for seed in config.seeds:
-            for arm in ARMS:
-                start = time.perf_counter()
-                results[model_name][arm].append(run_arm(model_name, arm, seed, data, config))
-                save_json_atomic(out / "results.json", document)
-                print(f"{model_name} {arm} seed {seed}: "
-                      f"{results[model_name][arm][-1]['robustness']['clean']:.3f} "
-                      f"({time.perf_counter() - start:.0f} s)", flush=True)  # fmt: skip
+    path = Path(config.out) / "results.json"
+    document = load_previous(path, config)
+    results = document["results"]
+    todo = pending(results, config)
+    data = load_data(config) if todo else None
+    for model_name, arm, seed in todo:
+        start = time.perf_counter()
+        runs = results.setdefault(model_name, {a: [] for a in ARMS})[arm]
+        result = run_arm(model_name, arm, seed, data, config)
+        runs.append(result)
+        runs.sort(key=lambda r: r["seed"])
+        seeds = sorted({r["seed"] for arms in results.values() for rs in arms.values() for r in rs})
+        document["config"] = asdict(replace(config, models=tuple(results), seeds=tuple(seeds)))
+        save_json_atomic(path, document)
+        print(f"{model_name} {arm} seed {seed}: "
+              f"{result['robustness']['clean']:.3f} "
+              f"({time.perf_counter() - start:.0f} s)", flush=True)  # fmt: skip
     return document
 
 

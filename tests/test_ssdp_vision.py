@@ -1,12 +1,14 @@
-"""The SSDP-on-N-Digits experiment's core on a tiny configuration (1 seed, 1 epoch)."""
+"""The SSDP-on-N-Digits experiment's core on tiny configurations (1-2 seeds, 1 epoch)."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import replace
+from dataclasses import asdict, replace
 
+import pytest
 import torch
 
+from axonal.learning import functional as LF
 from experiments import ssdp_vision as sv
 
 
@@ -46,3 +48,61 @@ def test_tiny_run_writes_both_arms(tmp_path):
     assert (tmp_path / "img" / "ssdp_vision_curves.png").stat().st_size > 0
     assert "| test accuracy, clean (%) |" in table
     assert (tmp_path / "out" / "summary.md").read_text() == table + "\n"
+
+
+def test_minimal_network_feeds_hidden_spikes_to_classifier_ssdp():
+    model = sv.build("minimal", 0, 4)
+    assert torch.equal(model[1].weight, sv.build("minimal", 0, 4)[1].weight)
+    assert not torch.equal(model[1].weight, sv.build("minimal", 1, 4)[1].weight)
+    features, classifier = sv.head(model)
+    assert features is model[2] and classifier is model[3]
+    rules, handles = sv.attach_ssdp(model, sv.Config(epochs=2, start_epoch=0))
+    assert len(rules) == 1 and rules[0].weight is classifier.weight
+    captured = []
+    hook = features.register_forward_hook(lambda m, a, out: captured.append(out[0]))
+    model.train()
+    logits = model(torch.rand(4, 3, 2, 17, 17) * 4)
+    hook.remove()
+    for handle in handles:
+        handle.remove()
+    hidden, logits = captured[0].detach(), logits.detach()
+    assert logits.shape == (4, 3, 10) and hidden.shape == (4, 3, sv.HIDDEN)
+    assert 0 < float(hidden.mean()) < 1  # some, not all, hidden neurons fire
+    rule = rules[0]
+    expected = LF.ssdp_delta(hidden, logits > 0, rule.a_plus,
+                             rule.a_baseline, rule.sigma)  # fmt: skip
+    torch.testing.assert_close(rule._pending[0], expected)  # the [T, B, H] spikes, unpooled
+    with pytest.raises(ValueError, match=r"\[T, B, 2, 17, 17\]"):
+        model(torch.rand(4, 3, 2, 16, 16))
+
+
+def test_run_keeps_finished_runs_and_refuses_other_settings(tmp_path):
+    config = replace(
+        sv.Config(), seeds=(0,), models=("minimal",), epochs=1, start_epoch=0, time_bins=4,
+        batch_size=4, limit=12, probe=4, out=str(tmp_path), img=str(tmp_path),
+    )  # fmt: skip
+    first = sv.run(config)["results"]["minimal"]
+    document = sv.run(replace(config, seeds=(1, 0)))
+    runs = document["results"]["minimal"]
+    assert document["config"]["seeds"] == (0, 1) and document["config"]["models"] == ("minimal",)
+    for arm in sv.ARMS:
+        assert [r["seed"] for r in runs[arm]] == [0, 1]
+        assert runs[arm][0] == first[arm][0]  # seed 0 not retrained (same wall times)
+    assert runs["none"][1]["train_loss"] != runs["none"][0]["train_loss"]
+    path = tmp_path / "results.json"
+    stored = path.read_text()
+    assert json.loads(stored) == json.loads(json.dumps(document))
+    with pytest.raises(ValueError, match="epochs = 1 there, 2 here"):
+        sv.run(replace(config, epochs=2))
+    assert path.read_text() == stored
+
+
+def test_runs_stored_without_seed_get_the_config_seeds_in_order(tmp_path):
+    config = sv.Config(seeds=(3, 5), models=("minimal",))
+    legacy = {"config": asdict(config),
+              "results": {"minimal": {"none": [{}, {}], "ssdp": [{}]}}}  # fmt: skip
+    (tmp_path / "results.json").write_text(json.dumps(legacy))
+    document = sv.load_previous(tmp_path / "results.json", config)
+    assert document["results"]["minimal"] == {"none": [{"seed": 3}, {"seed": 5}],
+                                              "ssdp": [{"seed": 3}]}  # fmt: skip
+    assert sv.pending(document["results"], config) == [("minimal", "ssdp", 5)]
