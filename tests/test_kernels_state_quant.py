@@ -127,6 +127,23 @@ def test_membrane_on_a_midpoint_outside_the_range_and_nan():
     assert out[:, 0, 0].tolist() == expected == ref_out[:, 0, 0].tolist()
 
 
+@pytest.mark.parametrize("count", [2, 5, 32, 33, 40, 256])
+def test_any_number_of_levels_ties_and_ends(count):
+    """Level counts that are not powers of two (the loops pad them) on both sides of the
+    select / binary-search switch: every midpoint (a tie), every level, values beyond the
+    ends, NaN and infinities land where ``StateQuantizer`` puts them."""
+    gen = torch.Generator().manual_seed(count)
+    quantizer = StateQuantizer(torch.randn(count, generator=gen).cumsum(0))
+    levels, mids = quantizer.levels, quantizer.midpoints
+    ends = torch.tensor([levels[0] - 1, levels[-1] + 1, float("nan"), float("inf"), -float("inf")])
+    values = torch.cat([mids, levels, (mids + levels[1:]) / 2, ends])
+    x = values.reshape(-1, 1, 1).expand(-1, 1, 3).contiguous()
+    state = F.LIFState(torch.zeros(1, 3))
+    params = F.LIParameters(0.0, state_quant=quantizer)  # v[t] = Q(x[t])
+    out, _ = cpu.lookup(F.li_step, x, state, params)(x, state, params)
+    assert torch.equal(out[:, 0, 0], quantizer(values))
+
+
 def test_float64_membranes_with_float32_levels():
     quantizer = StateQuantizer.from_bits(4, "uniform")  # float32 levels
     step, x, state, params = make_case("lif", quantizer)

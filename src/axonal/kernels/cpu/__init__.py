@@ -22,6 +22,7 @@ the input gradient). Without gradients only the output is allocated.
 from __future__ import annotations
 
 import itertools
+import math
 import sys
 from collections.abc import Callable
 from typing import Any, NamedTuple
@@ -87,12 +88,17 @@ def _state_quantizer(value: object) -> bool:
 
 
 def _levels(state_quant: Any, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
-    """The quantiser's levels ``[L]`` and midpoints ``[L - 1]`` in ``dtype``, converted as
-    ``StateQuantizer`` converts them, or two empty tensors without a quantiser."""
+    """The quantiser's levels and midpoints in ``dtype`` (converted as ``StateQuantizer``
+    converts them), padded to ``P``, the next power of two >= ``L``, as the loops read them:
+    levels ``[P]`` (the top level repeated) and midpoints ``[P]`` (then ``+inf``); or two empty
+    tensors without a quantiser."""
     if state_quant is None:
         return _NO_LEVELS[dtype], _NO_LEVELS[dtype]
-    levels = state_quant.levels.to(device="cpu", dtype=dtype).contiguous()
-    return levels, state_quant.midpoints.to(device="cpu", dtype=dtype).contiguous()
+    levels = state_quant.levels.to(device="cpu", dtype=dtype)
+    mids = state_quant.midpoints.to(device="cpu", dtype=dtype)
+    padding = (1 << (levels.numel() - 1).bit_length()) - levels.numel()
+    levels = torch.cat([levels, levels[-1:].expand(padding)])
+    return levels, torch.cat([mids, mids.new_full((padding + 1,), math.inf)])
 
 
 def _config(
