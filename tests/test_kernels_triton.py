@@ -37,6 +37,7 @@ from axonal.functional.surrogate import (
     Triangle,
 )
 from axonal.kernels import reference
+from axonal.quant import StateQuantizer
 
 if platform.system() != "Linux" or platform.machine() != "x86_64":  # not in the dev extra there
     pytest.skip("triton is installed on Linux x86_64 only", allow_module_level=True)
@@ -235,6 +236,36 @@ def check_dispatch(device, steps):
         kernels.set_backend(before)
 
 
+QUANTIZERS = {  # 8 levels (3 bits), 5 irregular levels (padded to 8), 40 levels (padded to 64)
+    "3-bit": lambda: StateQuantizer.from_bits(3, "threshold", lower=0.2),
+    "5-levels": lambda: StateQuantizer(torch.tensor([-0.8, -0.1, 0.3, 0.9, 1.3])),
+    "40-levels": lambda: StateQuantizer(torch.linspace(-1.2, 1.4, 40)),
+}
+
+
+def check_state_quant(neuron, levels, device, steps):
+    """A ``StateQuantizer`` runs inside the kernels: quantised membranes bitwise, the
+    straight-through gradients as the reference's."""
+    x, state, params = make_case(neuron, "subtract", False, True, torch.float32, device, steps)
+    quantizer = QUANTIZERS[levels]().to(device)
+    compare(STEPS[neuron][0], x, state, params._replace(state_quant=quantizer))
+
+
+def check_quantised_ties_and_ends(device, steps):
+    """Ties go to the lower level, values beyond the ends to the end levels, NaN to the top
+    one (``v[t] = Q(x[t])`` with ``beta = 0``), as ``StateQuantizer`` puts them."""
+    quantizer = StateQuantizer(torch.tensor([-1.0, 0.0, 0.25, 1.5, 2.0])).to(device)
+    levels, mids = quantizer.levels, quantizer.midpoints
+    ends = torch.tensor([-3.0, 7.0, float("nan"), float("inf"), -float("inf")], device=device)
+    values = torch.cat([mids, levels, ends])
+    x = values.reshape(-1, 1, 1).expand(-1, 1, 2).contiguous()
+    state = initial_state(F.LIFState, x[0])
+    params = F.LIParameters(0.0, state_quant=quantizer)
+    with torch.no_grad():
+        out, _ = gpu.lookup(F.li_step, x, state, params)(x, state, params)
+    assert torch.equal(out[:, 0, 0], quantizer(values))
+
+
 def check_unsupported(device, steps):
     """Cases the kernels do not cover are left to the reference scan."""
     x, state, params = make_case("lif", "zero", True, True, torch.float32, device, steps)
@@ -265,10 +296,16 @@ def checks(device: str, steps: int) -> dict[str, Callable[[], None]]:
         )
     for s in SURROGATES:
         named[f"surrogate/{s}"] = lambda s=s: check_surrogate(s, device, steps)
+    for neuron in ("lif", "if", "li", "cuba_lif", "alif", "ilif"):
+        for levels in QUANTIZERS:
+            named[f"state_quant/{neuron}-{levels}"] = lambda n=neuron, q=levels: (
+                check_state_quant(n, q, device, steps)
+            )
     for name, fn in (
         ("constant_gradient_many_blocks", check_constant_gradient_many_blocks),
         ("memory", check_memory),
         ("no_grad_python_floats", check_no_grad_python_floats),
+        ("quantised_ties_and_ends", check_quantised_ties_and_ends),
         ("dispatch", check_dispatch),
         ("unsupported", check_unsupported),
     ):
@@ -362,7 +399,7 @@ def test_kernels_compile_for_sm90_without_fused_multiply_add():
     from triton.compiler import ASTSource
 
     flags = {"MODE": 0, "HAS_LEAK": 1, "D": 3, "RECIP_D": 0, "RECIP_THR": 0, "MAGIC": 2.0**23,
-             "CHUNK": 32, "BLOCK": 256}  # fmt: skip
+             "LOG2_LEVELS": 3, "CHUNK": 32, "BLOCK": 256}  # fmt: skip
     extra = {"forward": {"MODEL": 3, "SAVE": 1},  # I-LIF forward, ALIF backward (sigmoid)
              "backward": {"MODEL": 2, "DETACH": 0, "KIND": 2, "PER_STEP": 1,
                           "WANT_P": 1}}  # fmt: skip

@@ -3,12 +3,15 @@
 A backend runs a scan only when it computes exactly what :func:`axonal.kernels.reference.scan`
 would: :func:`supported` checks the input, the state and every parameter field, with the rules
 common to all backends here and the backend's own (device, surrogates, reset codes, integer
-limits, state quantisers) in its ``own_rule``.
+limits) in its ``own_rule``. State quantisers: a backend fuses exactly
+:class:`axonal.quant.StateQuantizer` (:func:`fusable_quantizer`), whose levels it reads padded
+(:func:`padded_levels`).
 """
 
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -78,3 +81,36 @@ def supported(
     return fields is not None and all(
         _tensor_supported(k, v, x) if isinstance(v, Tensor) else own_rule(k, v) for k, v in fields
     )
+
+
+def fusable_quantizer(value: object) -> bool:
+    """Whether ``value`` is ``None`` or an :class:`axonal.quant.StateQuantizer` (exactly: a
+    subclass may round differently) with levels ``[L]`` and midpoints ``[L - 1]``. Looked up in
+    ``sys.modules``: an object of that class exists only once its module is imported, and
+    importing it here would make the kernels import the layers built on them."""
+    if value is None:
+        return True
+    module = sys.modules.get("axonal.quant.state")
+    if module is None or type(value) is not module.StateQuantizer:
+        return False
+    levels, mids = value.levels, value.midpoints
+    return levels.dim() == 1 and mids.shape == (levels.numel() - 1,)
+
+
+def padded_levels(
+    state_quant: Any, dtype: torch.dtype, device: torch.device | str = "cpu"
+) -> tuple[Tensor, Tensor]:
+    """A quantiser's levels and midpoints as the kernels read them: converted to ``dtype``
+    as ``StateQuantizer`` converts them, then padded to ``P``, the next power of two >= ``L``:
+    levels ``[P]`` (the top level repeated) and midpoints ``[P]`` (then ``+inf``). The level of
+    a membrane ``u`` is ``levels[i]``, ``i`` the number of midpoints not ``>= u`` (a tie goes
+    to the lower level, NaN to the top one, as ``searchsorted``). ``None``: two empty tensors.
+    """
+    if state_quant is None:
+        empty = torch.empty(0, dtype=dtype, device=device)
+        return empty, empty
+    levels = state_quant.levels.to(device=device, dtype=dtype)
+    mids = state_quant.midpoints.to(device=device, dtype=dtype)
+    padding = (1 << (levels.numel() - 1).bit_length()) - levels.numel()
+    levels = torch.cat([levels, levels[-1:].expand(padding)])
+    return levels, torch.cat([mids, mids.new_full((padding + 1,), math.inf)])

@@ -22,8 +22,6 @@ the input gradient). Without gradients only the output is allocated.
 from __future__ import annotations
 
 import itertools
-import math
-import sys
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -41,7 +39,13 @@ from axonal.functional.surrogate import (
     Surrogate,
     Triangle,
 )
-from axonal.kernels._support import DTYPES, has_leak, supported, surrogate_constants
+from axonal.kernels._support import (
+    fusable_quantizer,
+    has_leak,
+    padded_levels,
+    supported,
+    surrogate_constants,
+)
 from axonal.kernels._threads import PARALLEL_MIN, worker_pool
 from axonal.kernels.cpu import loops
 
@@ -59,7 +63,6 @@ __all__ = [
 
 _RESETS = {"subtract": loops.SUBTRACT, "zero": loops.ZERO, "none": loops.NONE}
 _TASK_MIN = 1 << 17  # neuron-steps per task of a thread (a call costs ~10 us)
-_NO_LEVELS = {dtype: torch.empty(0, dtype=dtype) for dtype in DTYPES}  # read, never written
 
 
 class _Config(NamedTuple):
@@ -78,29 +81,6 @@ _SURROGATES = {  # built-in surrogate -> (code, its two constants)
 }  # fmt: skip
 
 
-def _state_quantizer(value: object) -> bool:
-    """Whether ``value`` is an :class:`axonal.quant.StateQuantizer` (exactly: a subclass may
-    round differently). Looked up in ``sys.modules``: an object of that class exists only once
-    its module is imported, and importing it here would make the kernels import the layers
-    built on them."""
-    module = sys.modules.get("axonal.quant.state")
-    return module is not None and type(value) is module.StateQuantizer
-
-
-def _levels(state_quant: Any, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
-    """The quantiser's levels and midpoints in ``dtype`` (converted as ``StateQuantizer``
-    converts them), padded to ``P``, the next power of two >= ``L``, as the loops read them:
-    levels ``[P]`` (the top level repeated) and midpoints ``[P]`` (then ``+inf``); or two empty
-    tensors without a quantiser."""
-    if state_quant is None:
-        return _NO_LEVELS[dtype], _NO_LEVELS[dtype]
-    levels = state_quant.levels.to(device="cpu", dtype=dtype)
-    mids = state_quant.midpoints.to(device="cpu", dtype=dtype)
-    padding = (1 << (levels.numel() - 1).bit_length()) - levels.numel()
-    levels = torch.cat([levels, levels[-1:].expand(padding)])
-    return levels, torch.cat([mids, mids.new_full((padding + 1,), math.inf)])
-
-
 def _config(
     model: int,
     dtype: torch.dtype,
@@ -113,7 +93,7 @@ def _config(
     kind = _SURROGATES.get(type(surrogate), -1)
     consts = surrogate_constants(surrogate)
     cfg = (model, _RESETS[reset], int(detach_reset), kind, max_spikes)
-    return _Config(cfg, consts, *_levels(state_quant, dtype))
+    return _Config(cfg, consts, *padded_levels(state_quant, dtype))
 
 
 def _leak(beta: Tensor | float, v_leak: Tensor | float) -> Tensor | float:
@@ -131,12 +111,7 @@ def _own_rule(name: str, value: object) -> bool:
     if name == "max_spikes":
         return isinstance(value, int) and value >= 1
     if name == "state_quant":  # fused: a StateQuantizer; an arbitrary function is not
-        if value is None:
-            return True
-        if not _state_quantizer(value):
-            return False
-        levels, mids = value.levels, value.midpoints
-        return levels.dim() == 1 and mids.shape == (levels.numel() - 1,)
+        return fusable_quantizer(value)
     return True
 
 

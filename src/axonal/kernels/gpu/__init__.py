@@ -4,7 +4,8 @@
 ``step`` (:data:`FUSED`) when it supports these arguments, else ``None``; a fused scan has the
 signature and results of ``reference.scan(step, ...)``. Supported: CUDA float32/float64 inputs
 ``[T, B, ...]``, states shaped like one step, tensor parameters of the input's dtype and device
-that broadcast to one step, the built-in surrogates (not ``Custom``), no ``state_quant``,
+that broadcast to one step, the built-in surrogates (not ``Custom``), ``state_quant`` None or
+an :class:`axonal.quant.StateQuantizer` (exactly that class; its levels go into the kernels),
 ``max_spikes < 2**22``, and gradients with respect to the input, the initial state and every
 parameter except ``v_reset`` (the contract of :mod:`axonal.kernels.cpu`). Under Triton's interpreter
 (``TRITON_INTERPRET=1`` set before this module is imported) the same kernels take CPU tensors
@@ -42,7 +43,13 @@ from axonal.functional.surrogate import (
     Surrogate,
     Triangle,
 )
-from axonal.kernels._support import has_leak, supported, surrogate_constants
+from axonal.kernels._support import (
+    fusable_quantizer,
+    has_leak,
+    padded_levels,
+    supported,
+    surrogate_constants,
+)
 from axonal.kernels.gpu import kernels as K
 
 __all__ = [
@@ -69,12 +76,15 @@ _SURROGATES = {  # built-in surrogate -> its code in the kernels
 
 
 class _Config(NamedTuple):
-    """What the kernels are compiled for (``flags``), and their scalar constants ``consts``:
-    the surrogate's two, ``1 / max_spikes`` and ``1 / threshold`` (I-LIF)."""
+    """What the kernels are compiled for (``flags``), their scalar constants ``consts``: the
+    surrogate's two, ``1 / max_spikes`` and ``1 / threshold`` (I-LIF), and the state
+    quantiser's padded levels and midpoints on the input's device (empty without one)."""
 
     model: int
     flags: dict[str, int | float]
     consts: tuple[float, float, float, float]
+    levels: Tensor
+    mids: Tensor
 
 
 def _config(
@@ -86,6 +96,7 @@ def _config(
     surrogate: Surrogate | None = None,
     max_spikes: int = 1,
     threshold: Tensor | float = 1.0,
+    state_quant: Any = None,
 ) -> _Config:
     """Torch on CUDA divides by a host scalar (``max_spikes``, a Python-number threshold) as a
     product with its reciprocal, rounded in the input's dtype; I-LIF repeats that there."""
@@ -93,6 +104,7 @@ def _config(
     constants = surrogate_constants(surrogate)
     on_cuda = x.device.type == "cuda"
     recip_thr = on_cuda and not isinstance(threshold, Tensor)
+    levels, mids = padded_levels(state_quant, x.dtype, x.device)
     flags = {
         "MODE": _RESETS[reset],
         "HAS_LEAK": int(has_leak(v_leak)),
@@ -100,6 +112,7 @@ def _config(
         "RECIP_D": int(on_cuda),
         "RECIP_THR": int(recip_thr),
         "MAGIC": _MAGIC[x.dtype],
+        "LOG2_LEVELS": max(levels.numel() - 1, 0).bit_length(),  # P = 2**LOG2; 0: no levels
         "DETACH": int(detach_reset),
         "KIND": kind,
     }
@@ -107,7 +120,7 @@ def _config(
         (torch.tensor(1.0, dtype=x.dtype) / torch.tensor(v, dtype=x.dtype)).item()
         for v in (max_spikes, threshold if recip_thr else 1.0)
     ]
-    return _Config(model, flags, (*constants, *inverse))
+    return _Config(model, flags, (*constants, *inverse), levels, mids)
 
 
 def _leak(beta: Tensor | float, v_leak: Tensor | float) -> Tensor | float:
@@ -123,8 +136,8 @@ def _own_rule(name: str, value: object) -> bool:
         return value in _RESETS
     if name == "max_spikes":
         return isinstance(value, int) and 1 <= value < 2**22  # exact rounding below MAGIC
-    if name == "state_quant":  # an arbitrary function of the membrane: not fused
-        return value is None
+    if name == "state_quant":  # fused: a StateQuantizer; an arbitrary function is not
+        return fusable_quantizer(value)
     return True
 
 
@@ -146,8 +159,13 @@ def _device_consts(values: tuple[float, ...], dtype: torch.dtype, device: torch.
     return torch.tensor(values, dtype=dtype).to(device)
 
 
-def _consts(config: _Config, x: Tensor) -> Tensor:
-    return _device_consts(config.consts, x.dtype, x.device)
+def _consts(config: _Config, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """The scalar constants, levels and midpoints as the kernels take them (without a
+    quantiser, the constants stand in for the unread level pointers)."""
+    consts = _device_consts(config.consts, x.dtype, x.device)
+    if config.levels.numel() == 0:
+        return consts, consts, consts
+    return consts, config.levels, config.mids
 
 
 def _forward(
@@ -164,10 +182,10 @@ def _forward(
     f = config.flags
     with guard:
         K.forward[grid](
-            x, final, rows, _consts(config, x), out, ckpt, steps, neurons, chunks,
+            x, final, rows, *_consts(config, x), out, ckpt, steps, neurons, chunks,
             MODEL=config.model, MODE=f["MODE"], HAS_LEAK=f["HAS_LEAK"], D=f["D"],
-            RECIP_D=f["RECIP_D"], RECIP_THR=f["RECIP_THR"], MAGIC=f["MAGIC"], SAVE=int(save),
-            CHUNK=K.CHUNK, **options,
+            RECIP_D=f["RECIP_D"], RECIP_THR=f["RECIP_THR"], MAGIC=f["MAGIC"],
+            LOG2_LEVELS=f["LOG2_LEVELS"], SAVE=int(save), CHUNK=K.CHUNK, **options,
         )  # fmt: skip
     return out, final, ckpt
 
@@ -208,11 +226,11 @@ def _backward(
     f = config.flags
     with guard:
         K.backward[grid](
-            g_out, g_state, x, ckpt, rows, _consts(config, x), gx, gp, scratch, steps, neurons,
-            ckpt.shape[0], MODEL=config.model, MODE=f["MODE"], HAS_LEAK=f["HAS_LEAK"],
+            g_out, g_state, x, ckpt, rows, *_consts(config, x), gx, gp, scratch, steps,
+            neurons, ckpt.shape[0], MODEL=config.model, MODE=f["MODE"], HAS_LEAK=f["HAS_LEAK"],
             D=f["D"], RECIP_D=f["RECIP_D"], RECIP_THR=f["RECIP_THR"], MAGIC=f["MAGIC"],
-            DETACH=f["DETACH"], KIND=f["KIND"], PER_STEP=int(g_out.shape[0] > 1),
-            WANT_P=int(want_params), CHUNK=K.CHUNK, **options,
+            LOG2_LEVELS=f["LOG2_LEVELS"], DETACH=f["DETACH"], KIND=f["KIND"],
+            PER_STEP=int(g_out.shape[0] > 1), WANT_P=int(want_params), CHUNK=K.CHUNK, **options,
         )  # fmt: skip
     return gx, g_state, gp
 
@@ -269,7 +287,8 @@ def _scan(
 def lif_scan(x: Tensor, state: F.LIFState, p: F.LIFParameters) -> tuple[Tensor, F.LIFState]:
     """Fused ``scan(lif_step, x, state, p)``: spikes ``[T, B, ...]`` and the final state."""
     params = (p.beta, p.threshold, _leak(p.beta, p.v_leak), p.v_reset, 0.0, 0.0)
-    config = _config(K.LIF.value, x, p.reset, p.detach_reset, p.v_leak, p.surrogate)
+    config = _config(K.LIF.value, x, p.reset, p.detach_reset, p.v_leak, p.surrogate,
+                     state_quant=p.state_quant)  # fmt: skip
     out, (v,) = _scan(x, state, params, config)
     return out, F.LIFState(v)
 
@@ -277,7 +296,8 @@ def lif_scan(x: Tensor, state: F.LIFState, p: F.LIFParameters) -> tuple[Tensor, 
 def if_scan(x: Tensor, state: F.LIFState, p: F.IFParameters) -> tuple[Tensor, F.LIFState]:
     """Fused ``scan(if_step, ...)``: the LIF kernels with ``beta = 1`` (``1 * v`` is exact)."""
     params = (1.0, p.threshold, 0.0, p.v_reset, 0.0, 0.0)
-    config = _config(K.LIF.value, x, p.reset, p.detach_reset, 0.0, p.surrogate)
+    config = _config(K.LIF.value, x, p.reset, p.detach_reset, 0.0, p.surrogate,
+                     state_quant=p.state_quant)  # fmt: skip
     out, (v,) = _scan(x, state, params, config)
     return out, F.LIFState(v)
 
@@ -285,7 +305,8 @@ def if_scan(x: Tensor, state: F.LIFState, p: F.IFParameters) -> tuple[Tensor, F.
 def li_scan(x: Tensor, state: F.LIFState, p: F.LIParameters) -> tuple[Tensor, F.LIFState]:
     """Fused ``scan(li_step, ...)``: the membrane ``[T, B, ...]`` and the final state."""
     params = (p.beta, 1.0, _leak(p.beta, p.v_leak), 0.0, 0.0, 0.0)
-    out, (v,) = _scan(x, state, params, _config(K.LI.value, x, v_leak=p.v_leak))
+    config = _config(K.LI.value, x, v_leak=p.v_leak, state_quant=p.state_quant)
+    out, (v,) = _scan(x, state, params, config)
     return out, F.LIFState(v)
 
 
@@ -310,7 +331,7 @@ def cuba_lif_scan(
     """Fused ``scan(cuba_lif_step, ...)``: the synaptic current feeding the LIF kernels."""
     current, i = _synaptic_current(x, state.i, p.alpha)
     lif = F.LIFParameters(p.beta, p.threshold, p.reset, p.v_reset, p.v_leak, p.surrogate,
-                          p.detach_reset)  # fmt: skip
+                          p.detach_reset, p.state_quant)  # fmt: skip
     out, (v,) = lif_scan(current, F.LIFState(state.v), lif)
     return out, F.CubaLIFState(i, v)
 
@@ -319,7 +340,8 @@ def alif_scan(x: Tensor, state: F.ALIFState, p: F.ALIFParameters) -> tuple[Tenso
     """Fused ``scan(alif_step, ...)``: spikes and the final ``(v, a)``."""
     params = (p.beta, p.threshold, _leak(p.beta, p.v_leak), p.v_reset, p.adapt_decay,
               p.adapt_strength)  # fmt: skip
-    config = _config(K.ALIF.value, x, p.reset, p.detach_reset, p.v_leak, p.surrogate)
+    config = _config(K.ALIF.value, x, p.reset, p.detach_reset, p.v_leak, p.surrogate,
+                     state_quant=p.state_quant)  # fmt: skip
     out, (v, a) = _scan(x, state, params, config)
     return out, F.ALIFState(v, a)
 
@@ -328,7 +350,7 @@ def ilif_scan(x: Tensor, state: F.LIFState, p: F.ILIFParameters) -> tuple[Tensor
     """Fused ``scan(ilif_step, ...)``: ``k / max_spikes`` ``[T, B, ...]`` and the final state."""
     params = (p.beta, p.threshold, _leak(p.beta, p.v_leak), p.v_reset, 0.0, 0.0)
     config = _config(K.ILIF.value, x, p.reset, p.detach_reset, p.v_leak, None, p.max_spikes,
-                     p.threshold)  # fmt: skip
+                     p.threshold, p.state_quant)  # fmt: skip
     out, (v,) = _scan(x, state, params, config)
     return out, F.LIFState(v)
 

@@ -13,6 +13,13 @@ Exactness: every operation repeats :mod:`axonal.functional.neurons` one by one, 
 device. Torch on CUDA divides by a host scalar as a product with its reciprocal; ``RECIP_D`` and
 ``RECIP_THR`` make I-LIF do the same where the reference does (the wrapper decides).
 
+State quantisation: with ``LOG2_LEVELS`` > 0 the pre-reset membrane becomes the nearest of
+``2**LOG2_LEVELS`` levels (the quantiser's, padded by the wrapper: the top level repeated,
+midpoints ``+inf``): ``levels[i]``, ``i`` the number of midpoints not ``>= u``, found by a
+binary search unrolled into ``LOG2_LEVELS`` halvings (indexed loads of a table that stays in
+cache). The gradient passes straight through, so the backward is the same at the quantised
+membranes.
+
 Memory: the forward keeps nothing per step but the state at the start of every ``CHUNK`` steps
 (``ckpt [ceil(T / CHUNK), S, M]``). The backward replays a chunk from its checkpoint and the
 input into a scratch buffer ``[CHUNK, R, M]`` (rows: the pre-reset membrane ``u``, ALIF's ``a``
@@ -118,11 +125,25 @@ def _drive(k, MODE: tl.constexpr):
 
 
 @triton.jit
-def _step(x, v, a, beta, thr, leak, v_reset, decay, strength, inv_d, inv_thr,
-          MODEL: tl.constexpr, MODE: tl.constexpr, HAS_LEAK: tl.constexpr, D: tl.constexpr,
-          RECIP_D: tl.constexpr, RECIP_THR: tl.constexpr, MAGIC: tl.constexpr):  # fmt: skip
+def _quantize(u, levels_ptr, mids_ptr, LOG2_LEVELS: tl.constexpr):
+    """``levels[i]``, ``i`` the number of midpoints that are not ``>= u`` (see the module
+    docstring): a tie goes to the lower level, NaN to the top one."""
+    i = tl.zeros(u.shape, tl.int32)
+    for s in tl.static_range(LOG2_LEVELS):  # invariant: mids[:i] are all not >= u
+        c = i + (1 << (LOG2_LEVELS - 1 - s))
+        i = tl.where(tl.load(mids_ptr + (c - 1)) >= u, i, c)
+    return tl.load(levels_ptr + i)
+
+
+@triton.jit
+def _step(x, v, a, beta, thr, leak, v_reset, decay, strength, inv_d, inv_thr, levels_ptr,
+          mids_ptr, MODEL: tl.constexpr, MODE: tl.constexpr, HAS_LEAK: tl.constexpr,
+          D: tl.constexpr, RECIP_D: tl.constexpr, RECIP_THR: tl.constexpr,
+          MAGIC: tl.constexpr, LOG2_LEVELS: tl.constexpr):  # fmt: skip
     """One step: ``(output, pre-reset membrane u, new v, new a)`` (``a`` is ALIF's only)."""
     u = _leaky(v, x, beta, leak, HAS_LEAK)
+    if LOG2_LEVELS > 0:
+        u = _quantize(u, levels_ptr, mids_ptr, LOG2_LEVELS)
     if MODEL == LI:
         out, v_new, a_new = u, u, a
     elif MODEL == ILIF:
@@ -158,12 +179,14 @@ def _params(p_ptr, offs, mask, stride):
 
 
 @_jit
-def forward(x_ptr, state_ptr, p_ptr, consts_ptr, out_ptr, ckpt_ptr, T, M, n_chunks,
-            MODEL: tl.constexpr, MODE: tl.constexpr, HAS_LEAK: tl.constexpr, D: tl.constexpr,
-            RECIP_D: tl.constexpr, RECIP_THR: tl.constexpr, MAGIC: tl.constexpr,
-            SAVE: tl.constexpr, CHUNK: tl.constexpr, BLOCK: tl.constexpr):  # fmt: skip
+def forward(x_ptr, state_ptr, p_ptr, consts_ptr, levels_ptr, mids_ptr, out_ptr, ckpt_ptr, T, M,
+            n_chunks, MODEL: tl.constexpr, MODE: tl.constexpr, HAS_LEAK: tl.constexpr,
+            D: tl.constexpr, RECIP_D: tl.constexpr, RECIP_THR: tl.constexpr,
+            MAGIC: tl.constexpr, LOG2_LEVELS: tl.constexpr, SAVE: tl.constexpr,
+            CHUNK: tl.constexpr, BLOCK: tl.constexpr):  # fmt: skip
     """Outputs into ``out [T, M]``; ``state [S, M]`` becomes the final state; with ``SAVE`` the
-    state before steps ``0, CHUNK, 2 CHUNK, ...`` goes to ``ckpt [n_chunks, S, M]``."""
+    state before steps ``0, CHUNK, 2 CHUNK, ...`` goes to ``ckpt [n_chunks, S, M]``. The state
+    quantiser's padded ``levels`` and ``mids`` are read only with ``LOG2_LEVELS`` > 0."""
     offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
     mask = offs < M
     stride = M + tl.zeros([], tl.int64)  # 64-bit offsets (T * M may exceed 2^31)
@@ -183,8 +206,8 @@ def forward(x_ptr, state_ptr, p_ptr, consts_ptr, out_ptr, ckpt_ptr, T, M, n_chun
             at = (t0 + r) * stride + offs
             x = tl.load(x_ptr + at, mask=mask, other=0.0)
             out, _, v, a = _step(x, v, a, beta, thr, leak, v_reset, decay, strength, inv_d,
-                                 inv_thr, MODEL, MODE, HAS_LEAK, D, RECIP_D, RECIP_THR,
-                                 MAGIC)  # fmt: skip
+                                 inv_thr, levels_ptr, mids_ptr, MODEL, MODE, HAS_LEAK, D,
+                                 RECIP_D, RECIP_THR, MAGIC, LOG2_LEVELS)  # fmt: skip
             tl.store(out_ptr + at, out, mask=mask)
     tl.store(state_ptr + offs, v, mask=mask)
     if MODEL == ALIF:
@@ -251,12 +274,13 @@ def _ilif_back(u, got, g, beta, thr, v_reset, inv_thr, MODE: tl.constexpr,
 
 
 @_jit
-def backward(g_out_ptr, g_state_ptr, x_ptr, ckpt_ptr, p_ptr, consts_ptr, gx_ptr, gp_ptr,
-             scratch_ptr, T, M, n_chunks,
+def backward(g_out_ptr, g_state_ptr, x_ptr, ckpt_ptr, p_ptr, consts_ptr, levels_ptr, mids_ptr,
+             gx_ptr, gp_ptr, scratch_ptr, T, M, n_chunks,
              MODEL: tl.constexpr, MODE: tl.constexpr, HAS_LEAK: tl.constexpr, D: tl.constexpr,
              RECIP_D: tl.constexpr, RECIP_THR: tl.constexpr, MAGIC: tl.constexpr,
-             DETACH: tl.constexpr, KIND: tl.constexpr, PER_STEP: tl.constexpr,
-             WANT_P: tl.constexpr, CHUNK: tl.constexpr, BLOCK: tl.constexpr):  # fmt: skip
+             LOG2_LEVELS: tl.constexpr, DETACH: tl.constexpr, KIND: tl.constexpr,
+             PER_STEP: tl.constexpr, WANT_P: tl.constexpr, CHUNK: tl.constexpr,
+             BLOCK: tl.constexpr):  # fmt: skip
     """Backward of :func:`forward`.
 
     ``g_out [T, M]``, or ``[1, M]`` without ``PER_STEP`` (constant over time); ``g_state
@@ -295,8 +319,8 @@ def backward(g_out_ptr, g_state_ptr, x_ptr, ckpt_ptr, p_ptr, consts_ptr, gx_ptr,
             if WANT_P:
                 tl.store(here + row_v, v, mask=mask)
             _, u, v, a = _step(x, v, a, beta, thr, leak, v_reset, decay, strength, inv_d,
-                               inv_thr, MODEL, MODE, HAS_LEAK, D, RECIP_D, RECIP_THR,
-                               MAGIC)  # fmt: skip
+                               inv_thr, levels_ptr, mids_ptr, MODEL, MODE, HAS_LEAK, D,
+                               RECIP_D, RECIP_THR, MAGIC, LOG2_LEVELS)  # fmt: skip
             tl.store(here, u, mask=mask)
         tl.debug_barrier()
         for j in range(n):  # walk the chunk backwards
