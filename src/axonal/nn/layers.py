@@ -15,8 +15,8 @@ from torch import Tensor, nn
 from axonal.functional import neurons as F
 from axonal.functional.continuous import current_based
 from axonal.functional.surrogate import Surrogate, get_surrogate
+from axonal.nn._checks import check_range
 from axonal.nn.base import Neuron, SpikingModule, check_sequence, check_step
-from axonal.nn.neurons import _check_range
 
 __all__ = ["CubaLI", "Delay", "Scale", "SumPool2d", "Threshold"]
 
@@ -125,8 +125,8 @@ class CubaLI(Neuron):
         input_scale: Value | None = None,
     ) -> None:
         super().__init__(input_scale)
-        _check_range("alpha", alpha, 0.0, 1.0)
-        _check_range("beta", beta, 0.0, 1.0)
+        check_range("alpha", alpha, 0.0, 1.0)
+        check_range("beta", beta, 0.0, 1.0)
         self.v_leak = float(v_leak)
         self._value("alpha", alpha, False)
         self._value("beta", beta, False)

@@ -19,6 +19,7 @@ from torch import Tensor
 from axonal.functional import neurons as F
 from axonal.functional.continuous import current_based, decay
 from axonal.functional.surrogate import Surrogate, get_surrogate
+from axonal.nn._checks import Value, check_range, check_threshold
 from axonal.nn.base import CellMode, Neuron
 
 __all__ = [
@@ -36,24 +37,7 @@ __all__ = [
     "LIFCell",
 ]
 
-Value = Tensor | float
 StateQuant = Callable[[Tensor], Tensor] | None
-
-
-def _check_range(name: str, value: Value, low: float, high: float | None = None) -> None:
-    t = torch.as_tensor(value)
-    bad = ~torch.isfinite(t) | (t < low)
-    if high is not None:
-        bad |= t > high
-    if bad.any():
-        interval = f"[{low}, {high}]" if high is not None else f"[{low}, inf)"
-        raise ValueError(f"{name} must lie in {interval}, got {value}")
-
-
-def _check_threshold(threshold: Value) -> None:
-    t = torch.as_tensor(threshold)
-    if (~torch.isfinite(t) | (t <= 0)).any():
-        raise ValueError(f"threshold must be finite and > 0, got {threshold}")
 
 
 class _Leaky(Neuron):
@@ -74,8 +58,8 @@ class _Leaky(Neuron):
         state_quant: StateQuant,
     ) -> None:
         super().__init__(input_scale)
-        _check_range("beta", beta, 0.0, 1.0)
-        _check_threshold(threshold)
+        check_range("beta", beta, 0.0, 1.0)
+        check_threshold(threshold)
         self.state_quant = state_quant
         self.reset_mode = F.check_reset(reset)
         self.surrogate = None if surrogate is None else get_surrogate(surrogate)
@@ -227,8 +211,8 @@ class ALIF(_Leaky):
             beta, threshold, reset, surrogate, learn_beta, learn_threshold, detach_reset,
             v_reset, v_leak, input_scale, state_quant,
         )  # fmt: skip
-        _check_range("adapt_decay", adapt_decay, 0.0, 1.0)
-        _check_range("adapt_strength", adapt_strength, 0.0)
+        check_range("adapt_decay", adapt_decay, 0.0, 1.0)
+        check_range("adapt_strength", adapt_strength, 0.0)
         self._value("adapt_decay", adapt_decay, False)
         self._value("adapt_strength", adapt_strength, False)
 
@@ -273,7 +257,7 @@ class CubaLIF(_Leaky):
             beta, threshold, reset, surrogate, learn_beta, learn_threshold, detach_reset,
             v_reset, v_leak, input_scale, state_quant,
         )  # fmt: skip
-        _check_range("alpha", alpha, 0.0, 1.0)
+        check_range("alpha", alpha, 0.0, 1.0)
         self._value("alpha", alpha, learn_alpha)
 
     @classmethod
@@ -328,7 +312,7 @@ class IF(Neuron):
         state_quant: StateQuant = None,
     ) -> None:
         super().__init__(input_scale)
-        _check_threshold(threshold)
+        check_threshold(threshold)
         self.reset_mode = F.check_reset(reset)
         self.surrogate = get_surrogate(surrogate)
         self.detach_reset = detach_reset
@@ -380,7 +364,7 @@ class LI(Neuron):
         state_quant: StateQuant = None,
     ) -> None:
         super().__init__(input_scale)
-        _check_range("beta", beta, 0.0, 1.0)
+        check_range("beta", beta, 0.0, 1.0)
         self.v_leak = float(v_leak)
         self.state_quant = state_quant
         self._value("beta", beta, learn_beta)
