@@ -3,6 +3,7 @@ spiking transformer.
 
     python -m experiments.ssdp_vision --seeds 0 1 2
     python -m experiments.ssdp_vision --models minimal --seeds 0 1 2
+    python -m experiments.ssdp_vision --models sdt_tiny --arms none ssdp ssdp_sites --seeds 0 1 2
 
 Trains the spiking ResNet and spike-driven transformer of :mod:`experiments.vision` (same
 sizes, built by its :func:`~experiments.vision.build`) and the paper's minimal-layer network
@@ -17,6 +18,11 @@ is bound as in the paper's SSD-ViT code:
 - in the transformer, also the output projection ``W_o`` (1x1 conv) of the last attention
   block: pre = the block's input membrane > 0, post = its output membrane > 0, any pixel.
 
+The optional arm ``"ssdp_sites"`` (``--arms``; it differs from ``"ssdp"`` only in a model
+with attention) binds the same rules, but the ``W_o`` rule reads every token (pixel) as a
+sample of its own (``sites="samples"``: trains ``[T, B * H * W, C]``), so a pair of channels
+co-fires only when both spike at the same token.
+
 Per epoch it records the training loss, clean test accuracy, the co-firing fraction and
 Kuramoto order of the last feature layer on a fixed probe batch, its firing rate, the
 classifier weight norm, the training time and the time spent in SSDP. At the end it measures
@@ -24,9 +30,10 @@ test accuracy under event corruptions applied before framing (time jitter, unifo
 background noise, dropped events). Writes ``<out>/results.json`` (after every run, so a
 partial run keeps what it finished), ``<out>/summary.md`` and ``<img>/ssdp_vision_curves.png``
 (``--report`` rewrites only these two from an existing ``results.json``; the tables add the
-per-seed paired difference ``ssdp - none``). A run adds to an existing ``results.json``: the
-(model, arm, seed) runs already there are kept and not rerun, provided the training and
-measurement settings (:data:`SHARED`) are the same; otherwise it stops with an error.
+per-seed paired difference ``arm - none`` of each SSDP arm the model has). A run adds to an
+existing ``results.json``: the (model, arm, seed) runs already there are kept and not rerun,
+provided the training and measurement settings (:data:`SHARED`) are the same; otherwise it
+stops with an error.
 
 The test set is evaluated after every epoch only to draw the curves and count epochs to the
 target accuracy; nothing is selected on it (the reported model is the last epoch's). The data
@@ -70,7 +77,9 @@ from axonal.models.transformer import Residual, SpikeDrivenAttention
 from axonal.nn import Sequential, SpikingModule
 from experiments import vision
 
-ARMS = ("none", "ssdp")
+WO_SITES = {"ssdp": "any", "ssdp_sites": "samples"}
+"""SSDP arm -> how its ``W_o`` rule reads the token axes (``sites`` of :class:`SSDP`)."""
+ARMS = ("none", *WO_SITES)
 MODELS = ("sew_resnet_tiny", "sdt_tiny", "minimal")
 DURATION_US = 300_000  # three 100 ms saccades
 FRAME = (2, 17, 17)  # polarity, pooled height, pooled width of one input frame
@@ -85,11 +94,14 @@ class Config:
     SSDP warm-up in epochs; ``target_accuracy``: the clean test accuracy whose first epoch
     measures convergence; ``limit``: N-Digits samples per split (``None``: all 1438 / 359);
     ``probe``: clean test samples for the synchrony measures; ``noise_seed``: seed of the
-    test-time corruptions (the same corrupted test sets for every model, seed and arm).
+    test-time corruptions (the same corrupted test sets for every model, seed and arm);
+    ``arms``: the arms of :data:`ARMS` to run for every model (``"ssdp_sites"`` only for
+    models with attention).
     """
 
     seeds: tuple[int, ...] = (0, 1, 2)
     models: tuple[str, ...] = MODELS
+    arms: tuple[str, ...] = ("none", "ssdp")
     epochs: int = 10
     time_bins: int = 8
     batch_size: int = 32
@@ -104,7 +116,9 @@ class Config:
     img: str = "docs/img"
 
 
-SHARED = tuple(k for k in Config.__dataclass_fields__ if k not in ("seeds", "models", "out", "img"))
+SHARED = tuple(
+    k for k in Config.__dataclass_fields__ if k not in ("seeds", "models", "arms", "out", "img")
+)
 """The :class:`Config` fields that runs kept in one ``results.json`` must share."""
 
 
@@ -266,16 +280,18 @@ class TimedSSDP(SSDP):
         return delta
 
 
-def ssdp_rule(target: nn.Module, config: Config) -> TimedSSDP:
+def ssdp_rule(target: nn.Module, config: Config, sites: str = "any") -> TimedSSDP:
     """SSDP with the SSD-ViT settings: ``A+ = 1e-4``, ``A_base = 5e-5``, ``sigma = 1`` step,
     first-spike latencies, amplitudes moving 30 % per epoch toward a cosine target
-    (``A+ 1e-4 -> 5e-5``, ``A_base 1e-4 -> 5e-5``), after ``config.start_epoch`` epochs."""
+    (``A+ 1e-4 -> 5e-5``, ``A_base 1e-4 -> 5e-5``), after ``config.start_epoch`` epochs;
+    ``sites`` as in :class:`SSDP`."""
     target_plus = CosineSchedule(1e-4, 5e-5, config.epochs)
     target_base = CosineSchedule(1e-4, 5e-5, config.epochs)
     return TimedSSDP(
         target, a_plus=1e-4, a_baseline=5e-5, sigma=1.0, start_epoch=config.start_epoch,
         schedules={"a_plus": EMASchedule(target_plus),
                    "a_baseline": EMASchedule(target_base, low=0.0)},
+        sites=sites,
     )  # fmt: skip
 
 
@@ -296,14 +312,19 @@ def watch_classifier(rule: TimedSSDP, features: nn.Module, model: nn.Module) -> 
     return rule.watch(features, model, pre_map=pooled)
 
 
-def attach_ssdp(model: nn.Module, config: Config) -> tuple[list[TimedSSDP], list[WatchHandle]]:
-    """SSDP on the classifier and, in a transformer, on ``W_o`` of the last attention block."""
+def attach_ssdp(
+    model: nn.Module, config: Config, arm: str = "ssdp"
+) -> tuple[list[TimedSSDP], list[WatchHandle]]:
+    """SSDP on the classifier and, in a transformer, on ``W_o`` of the last attention block,
+    whose rule reads the tokens as :data:`WO_SITES` says for the SSDP ``arm``."""
+    if arm not in WO_SITES:
+        raise ValueError(f"arm must be one of {tuple(WO_SITES)}, got {arm!r}")
     features, classifier = head(model)
     rules = [ssdp_rule(classifier, config)]
     handles = [watch_classifier(rules[0], features, model)]
     block = last_attention(model)
     if block is not None:
-        rules.append(ssdp_rule(block.inner.out[0], config))
+        rules.append(ssdp_rule(block.inner.out[0], config, WO_SITES[arm]))
         handles.append(rules[-1].watch(block, block, pre_from="input"))
     return rules, handles
 
@@ -361,9 +382,10 @@ def epochs_to(curve: Sequence[float], target: float) -> int | None:
 
 
 def run_arm(model_name: str, arm: str, seed: int, data: Data, config: Config) -> dict:
-    """Train one model with (``arm="ssdp"``) or without SSDP and measure it."""
+    """Train one model without SSDP (``arm="none"``) or with the SSDP of ``arm`` and
+    measure it."""
     model = build(model_name, seed, config.time_bins)
-    rules, handles = attach_ssdp(model, config) if arm == "ssdp" else ([], [])
+    rules, handles = attach_ssdp(model, config, arm) if arm != "none" else ([], [])
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=config.lr, weight_decay=config.weight_decay
     )
@@ -436,19 +458,35 @@ def load_previous(path: Path, config: Config) -> dict:
 def pending(
     results: Mapping[str, Mapping[str, list[dict]]], config: Config
 ) -> list[tuple[str, str, int]]:
-    """The ``(model, arm, seed)`` runs of ``config`` not yet in ``results``, in run order."""
+    """The ``(model, arm, seed)`` runs of ``config`` (its models x seeds x arms) not yet in
+    ``results``, in run order."""
     def done(model_name: str, arm: str) -> set[int]:
         return {r["seed"] for r in results.get(model_name, {}).get(arm, [])}
 
-    return [(m, arm, seed) for m in config.models for seed in config.seeds for arm in ARMS
-            if seed not in done(m, arm)]  # fmt: skip
+    return [(m, arm, seed) for m in config.models for seed in config.seeds
+            for arm in config.arms if seed not in done(m, arm)]  # fmt: skip
+
+
+def check_arms(config: Config) -> None:
+    """Raise ValueError for an arm not in :data:`ARMS`, or for ``"ssdp_sites"`` on a model
+    without attention (it would repeat ``"ssdp"`` there)."""
+    unknown = [a for a in config.arms if a not in ARMS]
+    if unknown:
+        raise ValueError(f"arms must be among {ARMS}, got {unknown}")
+    if "ssdp_sites" in config.arms:
+        flat = [m for m in config.models
+                if last_attention(build(m, 0, config.time_bins)) is None]  # fmt: skip
+        if flat:
+            raise ValueError(f"arm 'ssdp_sites' needs an attention block, which {flat} lack; "
+                             "run it with --models sdt_tiny")  # fmt: skip
 
 
 def run(config: Config) -> dict:
     """Train and measure every model, seed and arm not yet in ``<out>/results.json``; rewrite
     it after each run and return its content, ``{"config", "results": {model: {arm: [per
-    seed, by seed]}}}`` (:func:`report` renders it). The stored config lists every model and
-    seed in the file."""
+    seed, by seed]}}}`` (:func:`report` renders it). The stored config lists every model,
+    seed and arm in the file."""
+    check_arms(config)
     torch.set_num_threads(1)
     path = Path(config.out) / "results.json"
     document = load_previous(path, config)
@@ -457,12 +495,14 @@ def run(config: Config) -> dict:
     data = load_data(config) if todo else None
     for model_name, arm, seed in todo:
         start = time.perf_counter()
-        runs = results.setdefault(model_name, {a: [] for a in ARMS})[arm]
+        runs = results.setdefault(model_name, {}).setdefault(arm, [])
         result = run_arm(model_name, arm, seed, data, config)
         runs.append(result)
         runs.sort(key=lambda r: r["seed"])
         seeds = sorted({r["seed"] for arms in results.values() for rs in arms.values() for r in rs})
-        document["config"] = asdict(replace(config, models=tuple(results), seeds=tuple(seeds)))
+        arms = [a for a in ARMS if any(a in model_arms for model_arms in results.values())]
+        document["config"] = asdict(replace(config, models=tuple(results), seeds=tuple(seeds),
+                                            arms=tuple(arms)))  # fmt: skip
         save_json_atomic(path, document)
         print(f"{model_name} {arm} seed {seed}: "
               f"{result['robustness']['clean']:.3f} "
@@ -497,24 +537,35 @@ def reached(values: Sequence[int | None]) -> str:
     return f"{mean} ({len(hits)}/{len(values)} seeds)"
 
 
+def arms_of(runs: Mapping[str, list[dict]]) -> list[str]:
+    """The arms one model has results for, in :data:`ARMS` order."""
+    return [a for a in ARMS if runs.get(a)]
+
+
 def paired(runs: Mapping[str, list[dict]], value: Callable[[dict], float],
            scale: float = 100.0, digits: int = 1) -> list[str]:
-    """Cells ``[none, ssdp, ssdp - none]``: mean +- std over seeds of ``value(run)``, and of
-    its per-seed difference (the two arms of a seed share weights and batch order)."""
-    values = {a: np.array([value(r) for r in runs[a]], dtype=np.float64) for a in ARMS}
-    cells = [pm(values[a], scale, digits) for a in ARMS]
-    return [*cells, pm(values["ssdp"] - values["none"], scale, digits)]
+    """Cells ``[none, ssdp, ..., ssdp - none, ...]`` over the model's arms
+    (:func:`arms_of`): mean +- std over seeds of ``value(run)``, then of its per-seed
+    difference from ``none`` for each SSDP arm (the arms of a seed share weights and batch
+    order)."""
+    arms = arms_of(runs)
+    values = {a: np.array([value(r) for r in runs[a]], dtype=np.float64) for a in arms}
+    cells = [pm(values[a], scale, digits) for a in arms]
+    return cells + [pm(values[a] - values["none"], scale, digits) for a in arms[1:]]
 
 
 def summary_rows(runs: Mapping[str, list[dict]], config: Config) -> list[tuple[str, list[str]]]:
-    """``(metric, [none, ssdp, ssdp - none])`` rows for one model."""
+    """``(metric, [none, ssdp, ..., ssdp - none, ...])`` rows for one model (cells as in
+    :func:`paired`)."""
+    arms = arms_of(runs)
+    no_diff = ["-"] * (len(arms) - 1)
     rows = [
         (f"test accuracy, {c} (%)", paired(runs, lambda r, c=c: r["robustness"][c]))
         for c in runs[ARMS[0]][0]["robustness"]
     ]
     target = f"epochs to {100 * config.target_accuracy:.0f} % clean test accuracy"
-    rows.append((target, [reached([r["epochs_to_target"] for r in runs[a]]) for a in ARMS]
-                 + ["-"]))
+    rows.append((target, [reached([r["epochs_to_target"] for r in runs[a]]) for a in arms]
+                 + no_diff))
     for e in sorted({0, config.start_epoch, config.epochs - 1}):
         label = f"test accuracy after epoch {e + 1} (%)"
         rows.append((label, paired(runs, lambda r, e=e: r["test_accuracy"][e])))
@@ -526,12 +577,13 @@ def summary_rows(runs: Mapping[str, list[dict]], config: Config) -> list[tuple[s
     rows.append(("SSDP update norm, sum over epochs",
                  paired(runs, lambda r: sum(r["ssdp_update_norm"]), 1.0, 3)))
     rows.append(("loss stabilization epoch (per seed)",
-                 [", ".join(str(r["loss_stabilization_epoch"]) for r in runs[a]) for a in ARMS]
-                 + ["-"]))
+                 [", ".join(str(r["loss_stabilization_epoch"]) for r in runs[a]) for a in arms]
+                 + no_diff))
     rows.append(("training seconds per epoch",
                  paired(runs, lambda r: np.mean(r["train_seconds"]), 1.0, 1)))
     rows.append(("SSDP seconds / training seconds, SSDP epochs (%)",
-                 ["-", pm([ssdp_fraction(r, config) for r in runs["ssdp"]]), "-"]))
+                 ["-", *(pm([ssdp_fraction(r, config) for r in runs[a]]) for a in arms[1:]),
+                  *no_diff]))
     return rows  # fmt: skip
 
 
@@ -545,12 +597,14 @@ def ssdp_fraction(result: Mapping[str, Any], config: Config) -> float:
 
 def summary(results: Mapping[str, Mapping[str, list[dict]]], config: Config) -> str:
     """Markdown tables, one per model, mean +- std over seeds (and of the per-seed
-    differences)."""
+    differences); a model has the columns of the arms it has results for."""
     parts = []
     for model_name, runs in results.items():
+        arms = arms_of(runs)
+        header = [*arms, *(f"{a} - none (paired)" for a in arms[1:])]
         lines = [f"### {model_name}", "",
-                 "| metric | " + " | ".join(ARMS) + " | ssdp - none (paired) |",
-                 "|---|" + "---|" * (len(ARMS) + 1)]  # fmt: skip
+                 "| metric | " + " | ".join(header) + " |",
+                 "|---|" + "---|" * len(header)]  # fmt: skip
         lines += [f"| {label} | " + " | ".join(cells) + " |"
                   for label, cells in summary_rows(runs, config)]  # fmt: skip
         parts.append("\n".join(lines))
@@ -559,14 +613,14 @@ def summary(results: Mapping[str, Mapping[str, list[dict]]], config: Config) -> 
 
 def plot(results: Mapping[str, Mapping[str, list[dict]]], config: Config, path: Path) -> None:
     """Per model (rows): training loss, clean test accuracy and co-firing fraction per epoch,
-    mean +- std over seeds for each arm; a dotted line where SSDP starts."""
+    mean +- std over seeds for each arm the model has; a dotted line where SSDP starts."""
     panels = (("train_loss", "training loss"), ("test_accuracy", "clean test accuracy"),
               ("cofiring", "co-firing fraction (features)"))  # fmt: skip
     figure = Figure(figsize=(12, 3.2 * len(results)), layout="constrained")
     axes = figure.subplots(len(results), len(panels), squeeze=False)
     for row, (model_name, runs) in zip(axes, results.items(), strict=True):
         for ax, (key, label) in zip(row, panels, strict=True):
-            for arm in ARMS:
+            for arm in arms_of(runs):
                 curves = np.array([r[key] for r in runs[arm]], dtype=np.float64)
                 epochs = np.arange(1, curves.shape[1] + 1)
                 mean, std = curves.mean(0), curves.std(0)
@@ -585,6 +639,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=list(defaults.seeds))
     parser.add_argument("--models", nargs="+", default=list(defaults.models),
                         choices=list(MODELS))  # fmt: skip
+    parser.add_argument("--arms", nargs="+", default=list(defaults.arms), choices=list(ARMS),
+                        help="'ssdp_sites' only with --models sdt_tiny")  # fmt: skip
     parser.add_argument("--epochs", type=int, default=defaults.epochs)
     parser.add_argument("--limit", type=int, default=None, help="samples per split")
     parser.add_argument("--out", default=defaults.out)
@@ -596,8 +652,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(report(json.loads((Path(args.out) / "results.json").read_text())))
         return
     config = replace(
-        defaults, seeds=tuple(args.seeds), models=tuple(args.models), epochs=args.epochs,
-        limit=args.limit, out=args.out, img=args.img,
+        defaults, seeds=tuple(args.seeds), models=tuple(args.models), arms=tuple(args.arms),
+        epochs=args.epochs, limit=args.limit, out=args.out, img=args.img,
     )  # fmt: skip
     print(report(run(config)))
 
