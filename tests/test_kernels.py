@@ -177,6 +177,38 @@ def test_gradient_constant_over_time_and_many_blocks_on_threads():
         torch.testing.assert_close(g, ref_g, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("neuron", ["lif", "alif", "ilif"])
+def test_scalar_parameters_shared_by_many_blocks(neuron):
+    """With every parameter one number, the loops read one block's worth of parameter columns
+    for all blocks: 3 x 1500 neurons span five blocks (the last one partial), with learnable
+    scalar tensors and a leak; also rows mixed with a per-neuron parameter (full rows)."""
+    gen = torch.Generator().manual_seed(8)
+    x = (1.5 * torch.rand(12, 3, 1500, generator=gen) - 0.1).requires_grad_()
+    state = initial_state(STEPS[neuron][1], x[0].detach())
+    beta, threshold = torch.tensor(0.85).requires_grad_(), torch.tensor(0.9).requires_grad_()
+    per_neuron = (0.7 + 0.2 * torch.rand(1500, generator=gen)).requires_grad_()
+    common = {"reset": "subtract", "detach_reset": False, "v_leak": 0.1}
+    cases = {
+        "lif": [F.LIFParameters(beta, threshold, **common),
+                F.LIFParameters(per_neuron, threshold, **common)],
+        "alif": [F.ALIFParameters(beta, threshold, 0.9, torch.tensor(0.2), **common)],
+        "ilif": [F.ILIFParameters(beta, threshold, 3, **common)],
+    }[neuron]  # fmt: skip
+    for params in cases:
+        step = STEPS[neuron][0]
+        (out, final, grads), (ref_out, ref_final, ref_grads) = fused_and_reference(
+            step, x, state, params
+        )
+        assert torch.equal(out, ref_out) and ref_out.sum() > 0
+        for field, ref_field in zip(final, ref_final, strict=True):
+            assert torch.equal(field, ref_field)
+        torch.testing.assert_close(grads[0], ref_grads[0], rtol=1e-5, atol=1e-6)
+        exact = float64_gradients(step, x, state, params)
+        for g, ref_g, ex in zip(grads[1:], ref_grads[1:], exact[1:], strict=True):
+            ours, theirs = (g.double() - ex).abs(), (ref_g.double() - ex).abs()
+            assert (ours <= theirs + 1e-5 * ex.abs() + 1e-6).all(), (g, ref_g, ex)
+
+
 def saved_tensors(run):
     """The tensors autograd keeps for the backward while ``run()`` builds a graph."""
     saved = []

@@ -168,13 +168,19 @@ def _per_step(g: Tensor) -> Tensor:
 
 
 def _rows(values: tuple[Tensor | float, ...], step: torch.Size, dtype: torch.dtype) -> Tensor:
-    """Parameters as rows ``[P, M]`` of per-neuron values (each broadcast to one ``step``)."""
-    rows = torch.empty(len(values), step.numel(), dtype=dtype)
+    """Parameters as rows ``[P, M]`` of per-neuron values (each broadcast to one ``step``), or,
+    when every value is a single number, ``[P, min(BLOCK, M)]`` rows that every block of the
+    loops shares (filling ``M``-long rows cost as much as the forward loop for one step)."""
+    scalar = all(not isinstance(v, Tensor) or v.numel() == 1 for v in values)
+    width = min(loops.BLOCK, step.numel()) if scalar else step.numel()
+    rows = torch.empty(len(values), width, dtype=dtype)
     for row, value in zip(rows, values, strict=True):
-        if isinstance(value, Tensor):
-            row.view(step).copy_(value.detach())
-        else:
+        if not isinstance(value, Tensor):
             row.fill_(value)
+        elif scalar:
+            row.copy_(value.detach().reshape(1).expand(width))
+        else:
+            row.view(step).copy_(value.detach())
     return rows
 
 

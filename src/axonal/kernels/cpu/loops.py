@@ -2,7 +2,8 @@
 
 Arrays are flat over neurons: input ``x [T, M]`` with ``M`` the number of elements of one step
 ``[B, ...]``, states ``[S, M]`` (rows ``v``, and ``a`` for ALIF), parameters ``[6, M]`` (rows
-named below), all in the input's dtype; parameter gradients accumulate in float64. A call
+named below; ``[6, min(BLOCK, M)]`` when every parameter is one number, shared by all blocks),
+all in the input's dtype; parameter gradients accumulate in float64. A call
 handles the neuron blocks ``[b0, b1)`` of ``BLOCK`` neurons: inside a block it runs over time
 with the block's state in cache. Callers run disjoint block ranges on different threads (every
 loop releases the GIL).
@@ -78,14 +79,16 @@ def _bounds(b: int, m: int) -> tuple[int, int]:
 @_inline
 def _rows(p, lo, hi):
     """The parameter rows of neurons ``lo:hi``: beta, threshold, leak, v_reset, decay,
-    strength (contiguous 1-d views, so that the loops over them vectorise)."""
+    strength (contiguous 1-d views, so that the loops over them vectorise). Rows shorter than
+    ``hi`` are shared by every block (scalar parameters: one block's worth of columns)."""
+    a, b = (lo, hi) if p.shape[1] >= hi else (0, hi - lo)
     return (
-        p[BETA, lo:hi],
-        p[THRESHOLD, lo:hi],
-        p[LEAK, lo:hi],
-        p[V_RESET, lo:hi],
-        p[ADAPT_DECAY, lo:hi],
-        p[ADAPT_STRENGTH, lo:hi],
+        p[BETA, a:b],
+        p[THRESHOLD, a:b],
+        p[LEAK, a:b],
+        p[V_RESET, a:b],
+        p[ADAPT_DECAY, a:b],
+        p[ADAPT_STRENGTH, a:b],
     )
 
 
