@@ -150,12 +150,16 @@ def _empty_like(x: Tensor) -> Tensor:
     return torch.from_numpy(np.empty(tuple(x.shape), dtype=_np(x).dtype))
 
 
-def _forward(x: Tensor, state: Tensor, rows: Tensor, config: _Config) -> tuple[Tensor, ...]:
-    """Run the forward loop on ``x [T, M]``; returns outputs, final state and checkpoints."""
+def _forward(
+    x: Tensor, state: Tensor, rows: Tensor, config: _Config, save: bool = True
+) -> tuple[Tensor, ...]:
+    """Run the forward loop on ``x [T, M]``; returns outputs, final state and checkpoints.
+    Without ``save`` (no backward follows) no checkpoint is kept and the final state is
+    written over ``state`` (the caller's own copy) instead of a new tensor."""
     steps, neurons = x.shape
     out = _empty_like(x)
-    final = state.detach().clone()
-    ckpt = x.new_empty(-(-steps // loops.CHUNK), *state.shape)
+    final = state.detach().clone() if save else state
+    ckpt = x.new_empty((-(-steps // loops.CHUNK), *state.shape) if save else (0, *state.shape))
     _run(loops.forward, steps, neurons, _np(x), _np(final), _np(rows), config.cfg,
          _np(config.levels), _np(config.mids), _np(out), _np(ckpt))  # fmt: skip
     return out, final, ckpt
@@ -230,12 +234,12 @@ def _scan(
     ``params`` are the values of the loops' parameter rows, each broadcastable to one step."""
     steps, step = x.shape[0], x.shape[1:]
     flat = x.reshape(steps, -1).contiguous()
-    stacked = torch.stack([s.reshape(-1) for s in state])
+    stacked = torch.stack([s.reshape(-1) for s in state])  # a copy: ours to overwrite
     tensors = (flat, stacked, *(v for v in params if isinstance(v, Tensor)))
     if torch.is_grad_enabled() and any(t.requires_grad for t in tensors):
         out, final = _Scan.apply(flat, stacked, step, config, *params)
     else:
-        out, final, _ = _forward(flat, stacked, _rows(params, step, x.dtype), config)
+        out, final, _ = _forward(flat, stacked, _rows(params, step, x.dtype), config, save=False)
     return out.reshape(x.shape), [f.reshape(step) for f in final.unbind(0)]
 
 

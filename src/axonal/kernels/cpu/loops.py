@@ -407,7 +407,8 @@ def forward(
     b1: int,
 ) -> None:
     """Outputs into ``out [T, M]``; ``state [S, M]`` becomes the final state; the state before
-    steps ``0, CHUNK, 2 CHUNK, ...`` goes to ``ckpt``."""
+    steps ``0, CHUNK, 2 CHUNK, ...`` goes to ``ckpt`` (``[ceil(T / CHUNK), S, M]``, or empty
+    when no backward will replay the scan)."""
     T, M = x.shape
     last = state.shape[0] - 1  # the a row of ALIF, else v again
     for b in range(b0, b1):
@@ -415,9 +416,10 @@ def forward(
         rows = _rows(p, lo, hi)
         v, a = state[0, lo:hi].copy(), state[last, lo:hi].copy()
         u, q = np.empty((1, hi - lo), x.dtype), np.empty(hi - lo, x.dtype)
-        for c in range(ckpt.shape[0]):
-            _copy(a, ckpt[c, last, lo:hi])
-            _copy(v, ckpt[c, 0, lo:hi])
+        for c in range(-(-T // CHUNK)):
+            if ckpt.shape[0] > 0:
+                _copy(a, ckpt[c, last, lo:hi])
+                _copy(v, ckpt[c, 0, lo:hi])
             t0 = c * CHUNK
             _steps(x, t0, min(t0 + CHUNK, T), lo, hi, v, a, rows, cfg, levels, mids, out, u, u, u,
                    q)  # fmt: skip
