@@ -63,7 +63,7 @@ def _report(results: dict[str, Any], summary: Callable[[dict[str, Any]], str], f
 
 
 def _add_morse_options(parser: argparse.ArgumentParser, *, demo: bool) -> None:
-    from axonal.tasks.morse import PLASTICITY, MorseConfig
+    from axonal.tasks.morse import ARCHITECTURES, PLASTICITY, MorseConfig
 
     defaults = MorseConfig()
     if demo:
@@ -83,6 +83,11 @@ def _add_morse_options(parser: argparse.ArgumentParser, *, demo: bool) -> None:
     parser.add_argument(
         "--plasticity", choices=list(PLASTICITY), default=defaults.plasticity,
         help="a local rule beside gradient training: SSDP or STDP (see docs/plasticity.md)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--architecture", choices=list(ARCHITECTURES), default=defaults.architecture,
+        help="the network: two LIF layers, a residual spiking MLP or a spike-driven "
+             "transformer (see docs/neuromorse.md)",
     )  # fmt: skip
     _add_conditions(parser, "--train-conditions", defaults.train_conditions,
                     "noise conditions mixed in training")  # fmt: skip

@@ -10,7 +10,9 @@ The job ``axonal demo`` runs (see :func:`run`):
    layers of LIF neurons with fixed leaks spread over ``[0.8, 0.995]`` (time constants of 5 to
    200 steps; learnable leaks were no better and can reach 1, which NIR cannot express), a
    slow leaky-integrator readout. A word is classified by the readout at its end time
-   (``last spike + 15``, the paper's detection time).
+   (``last spike + 15``, the paper's detection time). ``architecture`` swaps in a spiking
+   ResNet or a spike-driven transformer with the same input and output
+   (:mod:`axonal.tasks.morse_models`).
 3. **Training.** Surrogate-gradient BPTT with :class:`axonal.learning.Trainer` (Adam, cosine
    learning-rate decay over the epochs), optionally with a local rule beside it (SSDP or
    STDP, :func:`plasticity_rules`).
@@ -30,7 +32,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -57,12 +59,19 @@ from axonal.data.neuromorse import (
     encode_word,
     exact_match_score,
 )
-from axonal.functional import FastSigmoid
 from axonal.io import save_json_atomic
 from axonal.learning import SSDP, STDP, PlasticityRule, Trainer, load_checkpoint
 from axonal.learning.trainer import CHECKPOINT_NAME
+from axonal.tasks.morse_models import (
+    INPUT_GAIN,
+    MorseResNet,
+    MorseTransformer,
+    Synapse,
+    spread_lif,
+)
 
 __all__ = [
+    "ARCHITECTURES",
     "CONDITIONS",
     "OTHER",
     "PLASTICITY",
@@ -74,6 +83,7 @@ __all__ = [
     "load_model",
     "other_words",
     "plasticity_rules",
+    "plasticity_synapses",
     "readout_at",
     "run",
     "silence_segments",
@@ -96,6 +106,12 @@ CONDITIONS: dict[str, tuple[str, str, str]] = {
 PLASTICITY = ("none", "ssdp", "stdp")
 """Local rules that can run beside gradient training (see :func:`plasticity_rules`)."""
 
+ARCHITECTURES = ("mlp", "resnet", "transformer")
+"""Networks of :func:`build_model`: the two-layer LIF network, a residual spiking MLP
+(:class:`~axonal.tasks.morse_models.MorseResNet`) and a spike-driven transformer over a delay
+line (:class:`~axonal.tasks.morse_models.MorseTransformer`); ``hidden`` is the width of
+their spiking layers (the transformer's token channels)."""
+
 
 @dataclass
 class MorseConfig:
@@ -114,6 +130,7 @@ class MorseConfig:
     stream_words: int = 5000
     detection_window: int = 3
     plasticity: str = "none"
+    architecture: str = "mlp"
     seed: int = 0
     runs_dir: str = "runs"
     progress: bool = True
@@ -128,6 +145,10 @@ class MorseConfig:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.plasticity not in PLASTICITY:
             raise ValueError(f"plasticity must be one of {PLASTICITY}, got {self.plasticity!r}")
+        if self.architecture not in ARCHITECTURES:
+            raise ValueError(
+                f"architecture must be one of {ARCHITECTURES}, got {self.architecture!r}"
+            )
         if not 0.0 < self.keyword_fraction <= 1.0:
             raise ValueError(f"keyword_fraction must be in (0, 1], got {self.keyword_fraction}")
 
@@ -187,59 +208,97 @@ def other_words(held_out: int) -> list[str]:
     return sorted(w for w in candidates if duration(w) <= longest)
 
 
-def build_model(hidden: int = 128, seed: int = 0) -> snn.Sequential:
-    """The word classifier: ``[T, B, 2]`` spikes -> ``[T, B, 51]`` readout membranes."""
-    leaks = torch.linspace(0.8, 0.995, hidden)
+def build_model(hidden: int = 128, seed: int = 0, architecture: str = "mlp") -> snn.Sequential:
+    """The word classifier: ``[T, B, 2]`` spikes -> ``[T, B, 51]`` readout membranes.
+
+    ``architecture`` is one of :data:`ARCHITECTURES`; ``hidden`` the width of its spiking
+    layers; the weights are drawn from ``seed`` (the global random state is left alone).
+    """
+    if architecture not in ARCHITECTURES:
+        raise ValueError(f"architecture must be one of {ARCHITECTURES}, got {architecture!r}")
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
+        if architecture == "resnet":
+            return MorseResNet(hidden, OTHER + 1)
+        if architecture == "transformer":
+            return MorseTransformer(hidden, OTHER + 1)
         model = snn.Sequential(
             nn.Linear(2, hidden),
-            snn.LIF(beta=leaks, surrogate=FastSigmoid(slope=5.0)),
+            spread_lif(hidden),
             nn.Linear(hidden, hidden),
-            snn.LIF(beta=leaks, surrogate=FastSigmoid(slope=5.0)),
+            spread_lif(hidden),
             nn.Linear(hidden, OTHER + 1),
             snn.LI(beta=0.99),
         )
     with torch.no_grad():  # input spikes are sparse: a stronger first layer gets neurons firing
-        model[0].weight.mul_(3.0)
+        model[0].weight.mul_(INPUT_GAIN)
     return model
 
 
 def load_model(run_dir: str | Path) -> snn.Sequential:
-    """The trained model of a finished run: ``runs/<name>/`` (its ``config.json`` and
+    """The trained model of a finished run: ``runs/<name>/`` (its ``config.json``, whose
+    ``architecture`` defaults to ``"mlp"`` for runs written before it existed, and
     ``train/checkpoint.safetensors``)."""
     run_dir = Path(run_dir)
     config_path = run_dir / "config.json"
     if not config_path.is_file():
         raise FileNotFoundError(f"{config_path} not found: is {run_dir} a morse run folder?")
     config = json.loads(config_path.read_text())
-    model = build_model(config["hidden"], config["seed"])
+    model = build_model(config["hidden"], config["seed"], config.get("architecture", "mlp"))
     load_checkpoint(run_dir / "train" / CHECKPOINT_NAME, model)
     return model.eval()
 
 
-def plasticity_rules(model: snn.Sequential, kind: str) -> list[PlasticityRule]:
-    """Local rules for :func:`build_model`'s network, observing its forward passes.
+def plasticity_synapses(model: snn.Sequential) -> dict[str, list[Synapse]]:
+    """Where :func:`plasticity_rules` binds its rules in a :func:`build_model` network:
+    ``{"ssdp": [hidden, readout], "stdp": [hidden]}``.
 
-    - ``"ssdp"``: SSDP (paper defaults) on the hidden-to-hidden weight (pre: first LIF layer,
-      post: second) and on the readout weight (pre: second LIF layer, post: readout membrane
-      above 0, the reference code's "classifier output > 0"), after a 2-epoch warm-up.
-    - ``"stdp"``: additive pair STDP (amplitudes 1e-4, tau 20 steps) on the hidden-to-hidden
-      weight, after a 2-epoch warm-up.
+    - ``"mlp"``: hidden = the hidden-to-hidden Linear (pre: first LIF layer, post: second);
+      readout = the readout Linear (pre: second LIF layer, post: readout membrane).
+    - :class:`~axonal.tasks.morse_models.MorseResNet`: hidden = the second Linear of the last
+      residual block (between its LIF layers); readout as for the MLP, pre being the last
+      block's output. STDP on the same hidden Linear.
+    - :class:`~axonal.tasks.morse_models.MorseTransformer`: SSDP on ``W_o`` of the attention
+      (pre: the block's input membrane, post: its output membrane, any token) and on the
+      readout; STDP on the first 1x1 conv of the MLP block (between its LIF layers).
+    """
+    if isinstance(model, MorseResNet):
+        hidden = model.hidden_synapse()
+        return {"ssdp": [hidden, model.readout_synapse()], "stdp": [hidden]}
+    if isinstance(model, MorseTransformer):
+        ssdp = [model.hidden_synapse(), model.readout_synapse()]
+        return {"ssdp": ssdp, "stdp": [model.mlp_synapse()]}
+    hidden = Synapse(model[2], model[1], model[3])
+    return {"ssdp": [hidden, Synapse(model[4], model[3], model[5])], "stdp": [hidden]}
+
+
+def plasticity_rules(
+    model: snn.Sequential, kind: str, ssdp: Callable[..., SSDP] = SSDP
+) -> list[PlasticityRule]:
+    """Local rules for a :func:`build_model` network, observing its forward passes through
+    hooks (the weights of :func:`plasticity_synapses`).
+
+    - ``"ssdp"``: SSDP (paper defaults) on a hidden weight and on the readout weight (post:
+      readout membrane above 0, the reference code's "classifier output > 0"), after a
+      2-epoch warm-up. ``ssdp`` makes each rule (``ssdp(target, start_epoch=2)``), e.g. a
+      subclass of :class:`axonal.learning.SSDP` that times itself.
+    - ``"stdp"``: additive pair STDP (amplitudes 1e-4, tau 20 steps) on a hidden weight,
+      after a 2-epoch warm-up.
     - ``"none"``: no rule.
     """
     if kind == "none":
         return []
-    if kind == "ssdp":
-        hidden, readout = SSDP(model[2], start_epoch=2), SSDP(model[4], start_epoch=2)
-        hidden.watch(model[1], model[3])
-        readout.watch(model[3], model[5])
-        return [hidden, readout]
-    if kind == "stdp":
-        rule = STDP(model[2], a_plus=1e-4, a_minus=1e-4, start_epoch=2)
-        rule.watch(model[1], model[3])
-        return [rule]
-    raise ValueError(f"plasticity must be one of {PLASTICITY}, got {kind!r}")
+    if kind not in ("ssdp", "stdp"):
+        raise ValueError(f"plasticity must be one of {PLASTICITY}, got {kind!r}")
+    rules: list[PlasticityRule] = []
+    for synapse in plasticity_synapses(model)[kind]:
+        if kind == "ssdp":
+            rule = ssdp(synapse.target, start_epoch=2)
+        else:
+            rule = STDP(synapse.target, a_plus=1e-4, a_minus=1e-4, start_epoch=2)
+        rule.watch(synapse.pre, synapse.post, pre_from=synapse.pre_from)
+        rules.append(rule)
+    return rules
 
 
 def readout_at(outputs: Tensor, lengths: Tensor) -> Tensor:
@@ -360,16 +419,17 @@ def _plots(model: nn.Module, history: dict[str, list[float]], run_dir: Path) -> 
         model(sample)
     names = monitor.layer_names
     plot_raster(
-        torch.cat([sample[:, 0]] + [monitor.records(n)[:, 0] for n in names], dim=-1),
+        torch.cat([sample[:, 0]] + [monitor.records(n)[:, 0].flatten(1) for n in names],
+                  dim=-1),
         title="'which': input (neurons 0-1) and hidden spikes",
         path=run_dir / "raster.png",
     )
     plot_curves(history, path=run_dir / "training_curve.png", title="NeuroMorse training")
 
 
-def run(config: MorseConfig | None = None) -> dict[str, Any]:
+def run(config: MorseConfig | None = None, ssdp: Callable[..., SSDP] = SSDP) -> dict[str, Any]:
     """Train and evaluate; write ``runs/<name>/`` and return the results (also in
-    ``metrics.json``)."""
+    ``metrics.json``). ``ssdp``: the SSDP rule maker passed to :func:`plasticity_rules`."""
     config = config or MorseConfig()
     run_dir = Path(config.runs_dir) / config.name
     save_json_atomic(run_dir / "config.json", asdict(config))
@@ -383,12 +443,12 @@ def run(config: MorseConfig | None = None) -> dict[str, Any]:
         MorseWords(config.batch_size * 4, *words, split=1), batch_size=config.batch_size,
         collate_fn=time_major_collate,
     )  # fmt: skip
-    model = build_model(config.hidden, config.seed)
+    model = build_model(config.hidden, config.seed, config.architecture)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs)
     trainer = Trainer(
         model, optimizer, _loss, run_dir=run_dir / "train", grad_clip=1.0, scheduler=schedule,
-        plasticity=plasticity_rules(model, config.plasticity), progress=config.progress,
+        plasticity=plasticity_rules(model, config.plasticity, ssdp), progress=config.progress,
         seed=config.seed,
     )  # fmt: skip
     started = time.perf_counter()
