@@ -9,12 +9,16 @@ backward of ``out.sum()``. Times are medians of repeated runs after warm-up. "GE
 synapses alone (the Linear layer, or both convolutions); "neuron" times the neurons alone on
 their inputs. Agreement is the fraction of output spike values equal to axonal's reference
 scan. For the convolutions, "axonal-event" is axonal with :func:`axonal.nn.event_driven`
-convolutions (their event path runs in the forward when its input is sparse enough). Peak
-memory growth of one forward + backward at (500, 16, 1024) is measured per library in a fresh
-process (peak RSS minus RSS after set-up).
+convolutions (their event path runs in the forward when its input is sparse enough).
+"axonal-chunked" is axonal-cpu as one ``axonal.nn.Sequential`` inside
+:class:`axonal.nn.TimeChunked`, "gemm-chunked" the synapses alone the same way: the forward
+runs chunk by chunk (see :func:`chunk_steps` for the chunk size); with gradients it falls back
+to the whole sequence, so their fwd+bwd is the unchunked path. Peak memory growth of one
+forward + backward at (500, 16, 1024) is measured per library in a fresh process (peak RSS
+minus RSS after set-up).
 
-Writes ``benchmarks/results/lif.json`` and prints a table. ``--quick`` runs fewer repeats;
-``--threads N`` sets torch's threads; ``--clock wall|cpu|user`` what is timed (see
+Writes ``benchmarks/results/lif.json`` (or ``--out PATH``) and prints a table. ``--quick`` runs
+fewer repeats; ``--threads N`` sets torch's threads; ``--clock wall|cpu|user`` what is timed (see
 :data:`CLOCKS`; on a loaded machine ``--threads 1 --clock cpu``).
 """
 
@@ -50,6 +54,8 @@ CONV_SIZE = (34, 34)
 CONV_INPUT_RATE = 0.1  # fraction of input events that are on
 RESULTS = Path(__file__).parent / "results" / "lif.json"
 PEERS = ("snntorch", "spikingjelly", "norse", "sinabs")
+CHUNKED = ("gemm-chunked", "axonal-chunked")  # forward chunk by chunk (axonal.nn.TimeChunked)
+CHUNK_BYTES = 8 * 2**20  # the largest stage output of one chunk (see chunk_steps)
 MODES = ("forward", "forward_backward", "neuron_forward", "neuron_forward_backward")
 
 
@@ -76,11 +82,14 @@ class Layer:
     note: str
     prepare: Callable[[Tensor], Tensor] = field(default=lambda x: x)
     to_time_major: Callable[[Tensor], Tensor] = field(default=lambda s: s)
+    network: Callable[[Tensor], Tensor] | None = None  # runs all stages in one call, if given
 
     def stages(self) -> zip:
         return zip(self.synapses, self.neurons, strict=True)
 
     def run(self, x: Tensor) -> Tensor:
+        if self.network is not None:
+            return self.network(x)
         for synapse, neuron in self.stages():
             x = neuron(synapse(x))
         return x
@@ -135,6 +144,42 @@ def axonal_event(synapses: list[nn.Module]) -> Layer:
     layer.note = ("axonal.nn.LIF (cpu) after event_driven convolutions (event path in the "
                   "forward where the input is sparse enough; dense with gradients)")  # fmt: skip
     return layer
+
+
+def chunk_steps(layer: Layer, x: Tensor) -> int:
+    """The chunk size (time steps) for ``layer`` on ``x [T, B, ...]``: as many steps as keep
+    the largest stage output of one chunk within :data:`CHUNK_BYTES`, at least 1."""
+    largest = max(h.numel() * h.element_size() for h in layer.neuron_inputs(x[:1]))
+    return max(1, CHUNK_BYTES // largest)
+
+
+def _per_step(synapse: nn.Module) -> nn.Module:
+    """The layer itself (``axonal.nn.Sequential`` folds time into the batch on its own)."""
+    return synapse.inner if isinstance(synapse, Folded) else synapse
+
+
+def chunked(layer: Layer, x: Tensor, name: str) -> Layer:
+    """``layer``'s stages (same modules) as one eval-mode ``axonal.nn.Sequential`` inside
+    ``axonal.nn.TimeChunked`` with :func:`chunk_steps` steps per chunk; the neurons are
+    ``axonal.nn.LIF`` modules with the cpu backend."""
+    steps = chunk_steps(layer, x)
+    stages = [_per_step(s) for s in layer.synapses]
+    if name == "axonal-chunked":
+        stages = [m for s in stages for m in (s, ann.LIF(beta=BETA, threshold=THRESHOLD))]
+    net = ann.TimeChunked(ann.Sequential(*stages), steps).eval()
+
+    def run(x: Tensor) -> Tensor:
+        kernels.set_backend("cpu")
+        return net(x)
+
+    what = "axonal-cpu" if name == "axonal-chunked" else "the synapses alone"
+    return Layer(
+        layer.synapses,
+        layer.neurons,
+        f"{what} as axonal.nn.TimeChunked(Sequential, steps={steps}): chunked forward, "
+        "whole-sequence fwd+bwd (neuron rows: as the unchunked layer)",
+        network=run,
+    )
 
 
 def snntorch(synapses: list[nn.Module]) -> Layer:
@@ -230,15 +275,18 @@ def sinabs(synapses: list[nn.Module]) -> Layer:
 
 
 def layers(
-    synapses: list[nn.Module], event: bool = False
+    synapses: list[nn.Module], event: bool = False, sample: Tensor | None = None
 ) -> tuple[dict[str, Layer], dict[str, str]]:
-    """Every available layer by name (with ``event``, also axonal-event), and why each
-    unavailable peer is missing."""
+    """Every available layer by name (with ``event``, also axonal-event; with a ``sample``
+    input, the chunked rows sized for it), and why each unavailable peer is missing."""
     found = {
         "gemm": gemm(synapses),
         "axonal-reference": axonal(synapses, "reference"),
         "axonal-cpu": axonal(synapses, "cpu"),
     }
+    if sample is not None:
+        for name, base in zip(CHUNKED, ("gemm", "axonal-cpu"), strict=True):
+            found[name] = chunked(found[base], sample, name)
     if event:
         found["axonal-event"] = axonal_event(synapses)
     missing = {}
@@ -356,8 +404,8 @@ def bench_config(
     config: Config, repeats: int, clock: Callable[[], float] = time.perf_counter
 ) -> tuple[dict, dict[str, str]]:
     """Times (ms), spike agreement and firing rate of every available layer at one config."""
-    found, missing = layers(config.synapses(), config.event)
     x = config.input()
+    found, missing = layers(config.synapses(), config.event, x)
     with torch.no_grad():
         reference = found["axonal-reference"].run(x)
     tasks = {}
@@ -379,7 +427,7 @@ def bench_config(
         r = {"note": layer.note}
         for what in MODES:
             r[f"{what}_ms"] = times[f"{name}/{what}"]
-        if name != "gemm":
+        if name not in ("gemm", "gemm-chunked"):  # no spikes to compare
             with torch.no_grad():
                 spikes = layer.to_time_major(layer.run(layer.prepare(x)))
             r["spike_agreement"] = (spikes == reference).float().mean().item()
@@ -430,6 +478,12 @@ def summary(results: dict) -> dict[str, float]:
     if "axonal-event" in results:
         event_ms = results["axonal-event"]["forward_ms"]
         out["event_forward_over_gemm"] = event_ms / gemm_ms["forward_ms"]
+    if "axonal-chunked" in results:
+        chunked_ms = results["axonal-chunked"]["forward_ms"]
+        out["chunked_forward_over_gemm"] = chunked_ms / gemm_ms["forward_ms"]
+        out["chunked_forward_over_chunked_gemm"] = (
+            chunked_ms / results["gemm-chunked"]["forward_ms"]
+        )
     if not peers:
         return out
     for mode in MODES:
@@ -485,6 +539,9 @@ def print_table(report: dict) -> None:
                 f"{s['forward_backward_over_gemm']:.2f}x (fwd+bwd) the GEMM alone")  # fmt: skip
         if "event_forward_over_gemm" in s:
             line += f"; axonal-event fwd {s['event_forward_over_gemm']:.2f}x"
+        if "chunked_forward_over_gemm" in s:
+            line += (f"; axonal-chunked fwd {s['chunked_forward_over_gemm']:.2f}x the GEMM, "
+                     f"{s['chunked_forward_over_chunked_gemm']:.2f}x the chunked GEMM")  # fmt: skip
         if "forward_backward_speedup" in s:
             line += (f"; vs the fastest peer, fwd+bwd: layer {s['forward_backward_speedup']:.2f}x"
                      f", neuron alone {s['neuron_forward_backward_speedup']:.1f}x, total minus "
@@ -530,6 +587,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="3 repeats instead of 7")
     parser.add_argument("--no-memory", action="store_true", help="skip the memory runs")
+    parser.add_argument("--out", type=Path, default=RESULTS,
+                        help=f"where the JSON goes (default {RESULTS})")  # fmt: skip
     add_timing_arguments(parser)
     parser.add_argument("--memory", metavar="LIBRARY", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -548,11 +607,11 @@ def main(argv: list[str] | None = None) -> None:
         report["configs"].append({**config.fields, "label": config.label, "results": results,
                                   "summary": summary(results)})  # fmt: skip
     if not args.no_memory:
-        names = list(report["configs"][0]["results"])
+        names = [n for n in report["configs"][0]["results"] if n not in CHUNKED]
         report["memory_mb"] = memory_in_fresh_processes(names)
-    save_json_atomic(RESULTS, report)
+    save_json_atomic(args.out, report)
     print_table(report)
-    print(f"\nwrote {RESULTS}")
+    print(f"\nwrote {args.out}")
 
 
 if __name__ == "__main__":

@@ -114,6 +114,8 @@ class SMA(SpikingModule):
     ``None``, and :meth:`step` is not available.
     """
 
+    time_local = False  # its attention mixes the T steps: axonal.nn.TimeChunked refuses it
+
     def __init__(
         self,
         channels: int,

@@ -4,7 +4,7 @@ Sequence modules take time-major ``[T, B, ...]``; ``...Cell`` modules take one s
 """
 
 from axonal.nn.base import Neuron, SpikingModule
-from axonal.nn.container import Sequential, Streaming
+from axonal.nn.container import Sequential, Streaming, TimeChunked
 from axonal.nn.event import EventConv2d, EventLinear, event_driven
 from axonal.nn.layers import CubaLI, Delay, Scale, SumPool2d, Threshold
 from axonal.nn.neurons import (
@@ -50,5 +50,6 @@ __all__ = [
     "Streaming",
     "SumPool2d",
     "Threshold",
+    "TimeChunked",
     "event_driven",
 ]
