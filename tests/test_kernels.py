@@ -209,6 +209,21 @@ def test_scalar_parameters_shared_by_many_blocks(neuron):
             assert (ours <= theirs + 1e-5 * ex.abs() + 1e-6).all(), (g, ref_g, ex)
 
 
+def test_the_initial_state_is_read_not_written():
+    """The scan reads a single state through a view: neither path may write into it."""
+    gen = torch.Generator().manual_seed(9)
+    x = 1.2 * torch.rand(T, B, N, generator=gen)
+    v = torch.rand(B, N, generator=gen)
+    kept = v.clone()
+    with torch.no_grad():
+        out, final = cpu.lif_scan(x, F.LIFState(v), F.LIFParameters(0.9, 1.0))
+    assert torch.equal(v, kept) and not torch.equal(final.v, kept)
+    v.requires_grad_()
+    out, final = cpu.lif_scan(x, F.LIFState(v), F.LIFParameters(0.9, 1.0))
+    (out.sum() + final.v.sum()).backward()
+    assert torch.equal(v.detach(), kept) and v.grad is not None
+
+
 def saved_tensors(run):
     """The tensors autograd keeps for the backward while ``run()`` builds a graph."""
     saved = []

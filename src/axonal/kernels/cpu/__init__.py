@@ -152,15 +152,14 @@ def _empty_like(x: Tensor) -> Tensor:
 def _forward(
     x: Tensor, state: Tensor, rows: Tensor, config: _Config, save: bool = True
 ) -> tuple[Tensor, ...]:
-    """Run the forward loop on ``x [T, M]``; returns outputs, final state and checkpoints.
-    Without ``save`` (no backward follows) no checkpoint is kept and the final state is
-    written over ``state`` (the caller's own copy) instead of a new tensor."""
+    """Run the forward loop on ``x [T, M]`` from ``state [S, M]`` (not written); returns
+    outputs, final state and checkpoints (none without ``save``: no backward follows)."""
     steps, neurons = x.shape
     out = _empty_like(x)
-    final = state.detach().clone() if save else state
+    final = torch.empty_like(state, memory_format=torch.contiguous_format)
     ckpt = x.new_empty((-(-steps // loops.CHUNK), *state.shape) if save else (0, *state.shape))
-    _run(loops.forward, steps, neurons, _np(x), _np(final), _np(rows), config.cfg,
-         _np(config.levels), _np(config.mids), _np(out), _np(ckpt))  # fmt: skip
+    _run(loops.forward, steps, neurons, _np(x), _np(state), _np(rows), config.cfg,
+         _np(config.levels), _np(config.mids), _np(out), _np(ckpt), _np(final))  # fmt: skip
     return out, final, ckpt
 
 
@@ -233,7 +232,8 @@ def _scan(
     ``params`` are the values of the loops' parameter rows, each broadcastable to one step."""
     steps, step = x.shape[0], x.shape[1:]
     flat = x.reshape(steps, -1).contiguous()
-    stacked = torch.stack([s.reshape(-1) for s in state])  # a copy: ours to overwrite
+    rows_of = [s.reshape(-1) for s in state]  # [S, M], read only: one state is a mere view
+    stacked = rows_of[0].unsqueeze(0) if len(state) == 1 else torch.stack(rows_of)
     tensors = (flat, stacked, *(v for v in params if isinstance(v, Tensor)))
     if torch.is_grad_enabled() and any(t.requires_grad for t in tensors):
         out, final = _Scan.apply(flat, stacked, step, config, *params)

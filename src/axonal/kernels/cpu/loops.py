@@ -403,12 +403,13 @@ def forward(
     mids: Array,
     out: Array,
     ckpt: Array,
+    final: Array,
     b0: int,
     b1: int,
 ) -> None:
-    """Outputs into ``out [T, M]``; ``state [S, M]`` becomes the final state; the state before
-    steps ``0, CHUNK, 2 CHUNK, ...`` goes to ``ckpt`` (``[ceil(T / CHUNK), S, M]``, or empty
-    when no backward will replay the scan)."""
+    """Outputs into ``out [T, M]`` from the initial ``state [S, M]`` (read only); the final
+    state goes to ``final [S, M]``; the state before steps ``0, CHUNK, 2 CHUNK, ...`` goes to
+    ``ckpt`` (``[ceil(T / CHUNK), S, M]``, or empty when no backward will replay the scan)."""
     T, M = x.shape
     last = state.shape[0] - 1  # the a row of ALIF, else v again
     for b in range(b0, b1):
@@ -423,8 +424,8 @@ def forward(
             t0 = c * CHUNK
             _steps(x, t0, min(t0 + CHUNK, T), lo, hi, v, a, rows, cfg, levels, mids, out, u, u, u,
                    q)  # fmt: skip
-        _copy(a, state[last, lo:hi])
-        _copy(v, state[0, lo:hi])
+        _copy(a, final[last, lo:hi])
+        _copy(v, final[0, lo:hi])
 
 
 # ---- backward: one step of a block; g = dL/dv' (and ga = dL/da) move a step back in place ----
