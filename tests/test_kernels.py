@@ -216,10 +216,10 @@ def test_the_initial_state_is_read_not_written():
     v = torch.rand(B, N, generator=gen)
     kept = v.clone()
     with torch.no_grad():
-        out, final = cpu.lif_scan(x, F.LIFState(v), F.LIFParameters(0.9, 1.0))
+        out, final = cpu.FUSED[F.lif_step](x, F.LIFState(v), F.LIFParameters(0.9, 1.0))
     assert torch.equal(v, kept) and not torch.equal(final.v, kept)
     v.requires_grad_()
-    out, final = cpu.lif_scan(x, F.LIFState(v), F.LIFParameters(0.9, 1.0))
+    out, final = cpu.FUSED[F.lif_step](x, F.LIFState(v), F.LIFParameters(0.9, 1.0))
     (out.sum() + final.v.sum()).backward()
     assert torch.equal(v.detach(), kept) and v.grad is not None
 
@@ -237,7 +237,7 @@ def test_backward_keeps_the_input_and_checkpoints_only():
     and the parameter rows; the reference scan keeps at least one tensor per step."""
     x = (1.2 * torch.rand(100, 4, 50, generator=torch.Generator().manual_seed(7))).requires_grad_()
     state, params = initial_state(F.LIFState, x[0]), F.LIFParameters(0.9, 1.0)
-    fused = saved_tensors(lambda: cpu.lif_scan(x, state, params))
+    fused = saved_tensors(lambda: cpu.FUSED[F.lif_step](x, state, params))
     new = [t for t in fused if t.untyped_storage().data_ptr() != x.untyped_storage().data_ptr()]
     assert len(new) < len(fused)  # the input is kept, not copied
     assert sum(t.numel() for t in new) == (4 + 6) * x[0].numel()  # ceil(100 / 32) = 4, 6 rows
@@ -251,7 +251,7 @@ def test_python_float_parameters_and_no_grad():
     state = initial_state(F.LIFState, x[0])
     params = F.LIFParameters(0.9, 1.1, "zero", v_reset=0.3, v_leak=-0.2)
     with torch.no_grad():
-        out, final = cpu.lif_scan(x, state, params)
+        out, final = cpu.FUSED[F.lif_step](x, state, params)
     ref_out, ref_final = reference.scan(F.lif_step, x, state, params)
     assert torch.equal(out, ref_out) and torch.equal(final.v, ref_final.v)
     assert out.grad_fn is None

@@ -30,7 +30,6 @@ import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-from axonal.functional import neurons as F
 from axonal.functional.surrogate import (
     ATan,
     FastSigmoid,
@@ -40,9 +39,9 @@ from axonal.functional.surrogate import (
     Triangle,
 )
 from axonal.kernels._memory import empty_cpu
+from axonal.kernels._plans import Plan, fused_scans
 from axonal.kernels._support import (
     fusable_quantizer,
-    has_leak,
     padded_levels,
     supported,
     surrogate_constants,
@@ -50,17 +49,7 @@ from axonal.kernels._support import (
 from axonal.kernels._threads import PARALLEL_MIN, worker_pool
 from axonal.kernels.cpu import loops
 
-__all__ = [
-    "FUSED",
-    "alif_scan",
-    "cuba_li_scan",
-    "cuba_lif_scan",
-    "if_scan",
-    "ilif_scan",
-    "li_scan",
-    "lif_scan",
-    "lookup",
-]
+__all__ = ["FUSED", "lookup"]
 
 _RESETS = {"subtract": loops.SUBTRACT, "zero": loops.ZERO, "none": loops.NONE}
 _TASK_MIN = 1 << 17  # neuron-steps per task of a thread (a call costs ~10 us)
@@ -82,25 +71,16 @@ _SURROGATES = {  # built-in surrogate -> (code, its two constants)
 }  # fmt: skip
 
 
-def _config(
-    model: int,
-    dtype: torch.dtype,
-    reset: str = "none",
-    detach_reset: bool = True,
-    surrogate: Surrogate | None = None,
-    max_spikes: int = 1,
-    state_quant: Any = None,
-) -> _Config:
-    kind = _SURROGATES.get(type(surrogate), -1)
-    consts = surrogate_constants(surrogate)
-    cfg = (model, _RESETS[reset], int(detach_reset), kind, max_spikes)
-    return _Config(cfg, consts, *padded_levels(state_quant, dtype))
+_MODELS = {"lif": loops.LIF, "li": loops.LI, "alif": loops.ALIF, "ilif": loops.ILIF}
 
 
-def _leak(beta: Tensor | float, v_leak: Tensor | float) -> Tensor | float:
-    """``(1 - beta) * v_leak`` computed as the functional code does, or -0.0 when it skips the
-    term (adding -0.0 changes no value, so the loops add the leak row unconditionally)."""
-    return (1 - beta) * v_leak if has_leak(v_leak) else -0.0
+def _config(plan: Plan, dtype: torch.dtype) -> _Config:
+    """What the loops read for ``plan``: its flags, surrogate constants and quantiser levels."""
+    kind = _SURROGATES.get(type(plan.surrogate), -1)
+    cfg = (_MODELS[plan.model], _RESETS[plan.reset], int(plan.detach_reset), kind,
+           plan.max_spikes)  # fmt: skip
+    consts = surrogate_constants(plan.surrogate)
+    return _Config(cfg, consts, *padded_levels(plan.state_quant, dtype))
 
 
 def _own_rule(name: str, value: object) -> bool:
@@ -242,86 +222,12 @@ def _scan(
     return out.reshape(x.shape), [f.reshape(step) for f in final.unbind(0)]
 
 
-def lif_scan(x: Tensor, state: F.LIFState, p: F.LIFParameters) -> tuple[Tensor, F.LIFState]:
-    """Fused ``scan(lif_step, x, state, p)``: spikes ``[T, B, ...]`` and the final state."""
-    params = (p.beta, p.threshold, _leak(p.beta, p.v_leak), p.v_reset, 0.0, 0.0)
-    config = _config(loops.LIF, x.dtype, p.reset, p.detach_reset, p.surrogate,
-                     state_quant=p.state_quant)  # fmt: skip
-    out, (v,) = _scan(x, state, params, config)
-    return out, F.LIFState(v)
+def _run_plan(plan: Plan, x: Tensor, state: tuple[Tensor, ...]) -> tuple[Tensor, list[Tensor]]:
+    return _scan(x, state, plan.rows, _config(plan, x.dtype))
 
 
-def if_scan(x: Tensor, state: F.LIFState, p: F.IFParameters) -> tuple[Tensor, F.LIFState]:
-    """Fused ``scan(if_step, ...)``: the LIF loops with ``beta = 1`` (``1 * v`` is exact)."""
-    params = (1.0, p.threshold, -0.0, p.v_reset, 0.0, 0.0)
-    config = _config(loops.LIF, x.dtype, p.reset, p.detach_reset, p.surrogate,
-                     state_quant=p.state_quant)  # fmt: skip
-    out, (v,) = _scan(x, state, params, config)
-    return out, F.LIFState(v)
-
-
-def li_scan(x: Tensor, state: F.LIFState, p: F.LIParameters) -> tuple[Tensor, F.LIFState]:
-    """Fused ``scan(li_step, ...)``: the membrane ``[T, B, ...]`` and the final state."""
-    params = (p.beta, 1.0, _leak(p.beta, p.v_leak), 0.0, 0.0, 0.0)
-    config = _config(loops.LI, x.dtype, state_quant=p.state_quant)
-    out, (v,) = _scan(x, state, params, config)
-    return out, F.LIFState(v)
-
-
-def _synaptic_current(x: Tensor, i: Tensor, alpha: Tensor | float) -> tuple[Tensor, Tensor]:
-    """``i[t] = alpha * i[t-1] + x[t]`` (the leaky-integrator loops without leak term)."""
-    current, (i,) = _scan(x, (i,), (alpha, 1.0, -0.0, 0.0, 0.0, 0.0), _config(loops.LI, x.dtype))
-    return current, i
-
-
-def cuba_li_scan(
-    x: Tensor, state: F.CubaLIFState, p: F.CubaLIParameters
-) -> tuple[Tensor, F.CubaLIFState]:
-    """Fused ``scan(cuba_li_step, ...)``: two leaky integrators, current then membrane."""
-    current, i = _synaptic_current(x, state.i, p.alpha)
-    out, (v,) = li_scan(current, F.LIFState(state.v), F.LIParameters(p.beta, p.v_leak))
-    return out, F.CubaLIFState(i, v)
-
-
-def cuba_lif_scan(
-    x: Tensor, state: F.CubaLIFState, p: F.CubaLIFParameters
-) -> tuple[Tensor, F.CubaLIFState]:
-    """Fused ``scan(cuba_lif_step, ...)``: the synaptic current feeding the LIF loops."""
-    current, i = _synaptic_current(x, state.i, p.alpha)
-    lif = F.LIFParameters(p.beta, p.threshold, p.reset, p.v_reset, p.v_leak, p.surrogate,
-                          p.detach_reset, p.state_quant)  # fmt: skip
-    out, (v,) = lif_scan(current, F.LIFState(state.v), lif)
-    return out, F.CubaLIFState(i, v)
-
-
-def alif_scan(x: Tensor, state: F.ALIFState, p: F.ALIFParameters) -> tuple[Tensor, F.ALIFState]:
-    """Fused ``scan(alif_step, ...)``: spikes and the final ``(v, a)``."""
-    params = (p.beta, p.threshold, _leak(p.beta, p.v_leak), p.v_reset, p.adapt_decay,
-              p.adapt_strength)  # fmt: skip
-    config = _config(loops.ALIF, x.dtype, p.reset, p.detach_reset, p.surrogate,
-                     state_quant=p.state_quant)  # fmt: skip
-    out, (v, a) = _scan(x, state, params, config)
-    return out, F.ALIFState(v, a)
-
-
-def ilif_scan(x: Tensor, state: F.LIFState, p: F.ILIFParameters) -> tuple[Tensor, F.LIFState]:
-    """Fused ``scan(ilif_step, ...)``: ``k / max_spikes`` ``[T, B, ...]`` and the final state."""
-    params = (p.beta, p.threshold, _leak(p.beta, p.v_leak), p.v_reset, 0.0, 0.0)
-    config = _config(loops.ILIF, x.dtype, p.reset, p.detach_reset, None, p.max_spikes,
-                     p.state_quant)  # fmt: skip
-    out, (v,) = _scan(x, state, params, config)
-    return out, F.LIFState(v)
-
-
-FUSED: dict[Callable[..., Any], Callable[..., tuple[Tensor, Any]]] = {
-    F.lif_step: lif_scan,
-    F.if_step: if_scan,
-    F.li_step: li_scan,
-    F.cuba_lif_step: cuba_lif_scan,
-    F.cuba_li_step: cuba_li_scan,
-    F.alif_step: alif_scan,
-    F.ilif_step: ilif_scan,
-}
+FUSED = fused_scans(_run_plan)
+"""One-step function -> its fused CPU scan (:func:`axonal.kernels._plans.fused_scans`)."""
 
 
 def lookup(step: Callable[..., Any], x: Tensor, state: Any, params: Any) -> Callable | None:

@@ -34,7 +34,6 @@ import triton
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-from axonal.functional import neurons as F
 from axonal.functional.surrogate import (
     ATan,
     FastSigmoid,
@@ -43,6 +42,7 @@ from axonal.functional.surrogate import (
     Surrogate,
     Triangle,
 )
+from axonal.kernels._plans import Plan, fused_scans
 from axonal.kernels._support import (
     fusable_quantizer,
     has_leak,
@@ -52,18 +52,7 @@ from axonal.kernels._support import (
 )
 from axonal.kernels.gpu import kernels as K
 
-__all__ = [
-    "DEVICE_TYPE",
-    "FUSED",
-    "alif_scan",
-    "cuba_li_scan",
-    "cuba_lif_scan",
-    "if_scan",
-    "ilif_scan",
-    "li_scan",
-    "lif_scan",
-    "lookup",
-]
+__all__ = ["DEVICE_TYPE", "FUSED", "lookup"]
 
 DEVICE_TYPE = "cpu" if K.INTERPRET else "cuda"  # where the kernels' tensors live
 _RESETS = {"subtract": K.SUBTRACT.value, "zero": K.ZERO.value, "none": K.NONE.value}
@@ -87,45 +76,34 @@ class _Config(NamedTuple):
     mids: Tensor
 
 
-def _config(
-    model: int,
-    x: Tensor,
-    reset: str = "none",
-    detach_reset: bool = True,
-    v_leak: Tensor | float = 0.0,
-    surrogate: Surrogate | None = None,
-    max_spikes: int = 1,
-    threshold: Tensor | float = 1.0,
-    state_quant: Any = None,
-) -> _Config:
-    """Torch on CUDA divides by a host scalar (``max_spikes``, a Python-number threshold) as a
-    product with its reciprocal, rounded in the input's dtype; I-LIF repeats that there."""
-    kind = _SURROGATES.get(type(surrogate), 0)
-    constants = surrogate_constants(surrogate)
+_MODELS = {"lif": K.LIF.value, "li": K.LI.value, "alif": K.ALIF.value, "ilif": K.ILIF.value}
+
+
+def _config(plan: Plan, x: Tensor) -> _Config:
+    """What the kernels are compiled for and read for ``plan`` on ``x``'s device. Torch on
+    CUDA divides by a host scalar (``max_spikes``, a Python-number threshold) as a product with
+    its reciprocal, rounded in the input's dtype; I-LIF repeats that there."""
+    kind = _SURROGATES.get(type(plan.surrogate), 0)
+    constants = surrogate_constants(plan.surrogate)
     on_cuda = x.device.type == "cuda"
-    recip_thr = on_cuda and not isinstance(threshold, Tensor)
-    levels, mids = padded_levels(state_quant, x.dtype, x.device)
+    recip_thr = on_cuda and not isinstance(plan.threshold, Tensor)
+    levels, mids = padded_levels(plan.state_quant, x.dtype, x.device)
     flags = {
-        "MODE": _RESETS[reset],
-        "HAS_LEAK": int(has_leak(v_leak)),
-        "D": max_spikes,
+        "MODE": _RESETS[plan.reset],
+        "HAS_LEAK": int(has_leak(plan.v_leak)),
+        "D": plan.max_spikes,
         "RECIP_D": int(on_cuda),
         "RECIP_THR": int(recip_thr),
         "MAGIC": _MAGIC[x.dtype],
         "LOG2_LEVELS": max(levels.numel() - 1, 0).bit_length(),  # P = 2**LOG2; 0: no levels
-        "DETACH": int(detach_reset),
+        "DETACH": int(plan.detach_reset),
         "KIND": kind,
     }
     inverse = [
         (torch.tensor(1.0, dtype=x.dtype) / torch.tensor(v, dtype=x.dtype)).item()
-        for v in (max_spikes, threshold if recip_thr else 1.0)
+        for v in (plan.max_spikes, plan.threshold if recip_thr else 1.0)
     ]
-    return _Config(model, flags, (*constants, *inverse), levels, mids)
-
-
-def _leak(beta: Tensor | float, v_leak: Tensor | float) -> Tensor | float:
-    """``(1 - beta) * v_leak`` computed as the functional code does, or 0 when it is skipped."""
-    return (1 - beta) * v_leak if has_leak(v_leak) else 0.0
+    return _Config(_MODELS[plan.model], flags, (*constants, *inverse), levels, mids)
 
 
 def _own_rule(name: str, value: object) -> bool:
@@ -284,86 +262,12 @@ def _scan(
     return out.reshape(x.shape), [f.reshape(step) for f in final.unbind(0)]
 
 
-def lif_scan(x: Tensor, state: F.LIFState, p: F.LIFParameters) -> tuple[Tensor, F.LIFState]:
-    """Fused ``scan(lif_step, x, state, p)``: spikes ``[T, B, ...]`` and the final state."""
-    params = (p.beta, p.threshold, _leak(p.beta, p.v_leak), p.v_reset, 0.0, 0.0)
-    config = _config(K.LIF.value, x, p.reset, p.detach_reset, p.v_leak, p.surrogate,
-                     state_quant=p.state_quant)  # fmt: skip
-    out, (v,) = _scan(x, state, params, config)
-    return out, F.LIFState(v)
+def _run_plan(plan: Plan, x: Tensor, state: tuple[Tensor, ...]) -> tuple[Tensor, list[Tensor]]:
+    return _scan(x, state, plan.rows, _config(plan, x))
 
 
-def if_scan(x: Tensor, state: F.LIFState, p: F.IFParameters) -> tuple[Tensor, F.LIFState]:
-    """Fused ``scan(if_step, ...)``: the LIF kernels with ``beta = 1`` (``1 * v`` is exact)."""
-    params = (1.0, p.threshold, 0.0, p.v_reset, 0.0, 0.0)
-    config = _config(K.LIF.value, x, p.reset, p.detach_reset, 0.0, p.surrogate,
-                     state_quant=p.state_quant)  # fmt: skip
-    out, (v,) = _scan(x, state, params, config)
-    return out, F.LIFState(v)
-
-
-def li_scan(x: Tensor, state: F.LIFState, p: F.LIParameters) -> tuple[Tensor, F.LIFState]:
-    """Fused ``scan(li_step, ...)``: the membrane ``[T, B, ...]`` and the final state."""
-    params = (p.beta, 1.0, _leak(p.beta, p.v_leak), 0.0, 0.0, 0.0)
-    config = _config(K.LI.value, x, v_leak=p.v_leak, state_quant=p.state_quant)
-    out, (v,) = _scan(x, state, params, config)
-    return out, F.LIFState(v)
-
-
-def _synaptic_current(x: Tensor, i: Tensor, alpha: Tensor | float) -> tuple[Tensor, Tensor]:
-    """``i[t] = alpha * i[t-1] + x[t]`` (the leaky-integrator kernels without leak term)."""
-    current, (i,) = _scan(x, (i,), (alpha, 1.0, 0.0, 0.0, 0.0, 0.0), _config(K.LI.value, x))
-    return current, i
-
-
-def cuba_li_scan(
-    x: Tensor, state: F.CubaLIFState, p: F.CubaLIParameters
-) -> tuple[Tensor, F.CubaLIFState]:
-    """Fused ``scan(cuba_li_step, ...)``: two leaky integrators, current then membrane."""
-    current, i = _synaptic_current(x, state.i, p.alpha)
-    out, (v,) = li_scan(current, F.LIFState(state.v), F.LIParameters(p.beta, p.v_leak))
-    return out, F.CubaLIFState(i, v)
-
-
-def cuba_lif_scan(
-    x: Tensor, state: F.CubaLIFState, p: F.CubaLIFParameters
-) -> tuple[Tensor, F.CubaLIFState]:
-    """Fused ``scan(cuba_lif_step, ...)``: the synaptic current feeding the LIF kernels."""
-    current, i = _synaptic_current(x, state.i, p.alpha)
-    lif = F.LIFParameters(p.beta, p.threshold, p.reset, p.v_reset, p.v_leak, p.surrogate,
-                          p.detach_reset, p.state_quant)  # fmt: skip
-    out, (v,) = lif_scan(current, F.LIFState(state.v), lif)
-    return out, F.CubaLIFState(i, v)
-
-
-def alif_scan(x: Tensor, state: F.ALIFState, p: F.ALIFParameters) -> tuple[Tensor, F.ALIFState]:
-    """Fused ``scan(alif_step, ...)``: spikes and the final ``(v, a)``."""
-    params = (p.beta, p.threshold, _leak(p.beta, p.v_leak), p.v_reset, p.adapt_decay,
-              p.adapt_strength)  # fmt: skip
-    config = _config(K.ALIF.value, x, p.reset, p.detach_reset, p.v_leak, p.surrogate,
-                     state_quant=p.state_quant)  # fmt: skip
-    out, (v, a) = _scan(x, state, params, config)
-    return out, F.ALIFState(v, a)
-
-
-def ilif_scan(x: Tensor, state: F.LIFState, p: F.ILIFParameters) -> tuple[Tensor, F.LIFState]:
-    """Fused ``scan(ilif_step, ...)``: ``k / max_spikes`` ``[T, B, ...]`` and the final state."""
-    params = (p.beta, p.threshold, _leak(p.beta, p.v_leak), p.v_reset, 0.0, 0.0)
-    config = _config(K.ILIF.value, x, p.reset, p.detach_reset, p.v_leak, None, p.max_spikes,
-                     p.threshold, p.state_quant)  # fmt: skip
-    out, (v,) = _scan(x, state, params, config)
-    return out, F.LIFState(v)
-
-
-FUSED: dict[Callable[..., Any], Callable[..., tuple[Tensor, Any]]] = {
-    F.lif_step: lif_scan,
-    F.if_step: if_scan,
-    F.li_step: li_scan,
-    F.cuba_lif_step: cuba_lif_scan,
-    F.cuba_li_step: cuba_li_scan,
-    F.alif_step: alif_scan,
-    F.ilif_step: ilif_scan,
-}
+FUSED = fused_scans(_run_plan)
+"""One-step function -> its fused Triton scan (:func:`axonal.kernels._plans.fused_scans`)."""
 
 
 def lookup(step: Callable[..., Any], x: Tensor, state: Any, params: Any) -> Callable | None:
