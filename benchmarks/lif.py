@@ -111,7 +111,7 @@ class Layer:
         return [p for synapse in self.synapses for p in synapse.parameters()]
 
 
-def _loop(cell: Callable, h: Tensor, state: object) -> Tensor:
+def step_loop(cell: Callable, h: Tensor, state: object) -> Tensor:
     """Run a one-step cell ``(h_t, state) -> (spikes, state)`` over ``h.unbind(0)``."""
     out = []
     for h_t in h.unbind(0):
@@ -187,7 +187,7 @@ def snntorch(synapses: list[nn.Module]) -> Layer:
 
     def make() -> Callable[[Tensor], Tensor]:
         leaky = snn.Leaky(beta=BETA, threshold=THRESHOLD, reset_delay=False)
-        return lambda h: _loop(leaky, h, leaky.init_leaky())
+        return lambda h: step_loop(leaky, h, leaky.init_leaky())
 
     return Layer(
         synapses,
@@ -240,7 +240,7 @@ def norse(synapses: list[nn.Module]) -> Layer:
 
     def make() -> Callable[[Tensor], Tensor]:
         cell = nt.LIFBoxCell(p, dt=dt)
-        return lambda h: _loop(cell, h, None)
+        return lambda h: step_loop(cell, h, None)
 
     return Layer(
         scaled,

@@ -30,7 +30,14 @@ from axonal import kernels
 from axonal import nn as snn
 from axonal.io import save_json_atomic
 from axonal.quant import StateQuantizer
-from benchmarks.lif import add_timing_arguments, machine, round_robin, timing, versions
+from benchmarks.lif import (
+    add_timing_arguments,
+    machine,
+    round_robin,
+    step_loop,
+    timing,
+    versions,
+)
 
 BETA = 0.9
 BITS = (2, 4, 8)
@@ -55,16 +62,7 @@ def snntorch_lif(bits: int) -> Callable[[Tensor], Tensor]:
     from snntorch.functional import quant
 
     leaky = snntorch.Leaky(beta=BETA, state_quant=quant.state_quant(bits, uniform=True))
-
-    def run(x: Tensor) -> Tensor:
-        mem = leaky.init_leaky()
-        spikes = []
-        for x_t in x.unbind(0):
-            spike, mem = leaky(x_t, mem)
-            spikes.append(spike)
-        return torch.stack(spikes)
-
-    return run
+    return lambda x: step_loop(leaky, x, leaky.init_leaky())
 
 
 def candidates() -> dict[str, Callable[[Tensor], Tensor]]:
