@@ -1,5 +1,6 @@
-"""What the kernel test files share: each neuron's step function and state type by name, and
-running Python in a fresh process (the backend is chosen when ``axonal.kernels`` is imported)."""
+"""What the kernel test files share: each neuron's step function and state type by name, a
+check that a module runs on a given backend, and running Python in a fresh process (the
+backend is chosen when ``axonal.kernels`` is imported)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,10 @@ import os
 import subprocess
 import sys
 
+import torch
+from torch import Tensor, nn
+
+from axonal import kernels
 from axonal.functional import neurons as F
 
 STEPS = {
@@ -26,3 +31,15 @@ def run_python(code: str, **env: str) -> tuple[int, str]:
         [sys.executable, "-c", code], env={**os.environ, **env}, capture_output=True, text=True
     )
     return result.returncode, result.stdout + result.stderr
+
+
+def assert_runs_on(module: nn.Module, x: Tensor, select: str, expected: str) -> None:
+    """Under ``set_backend(select)`` the sequence module ``module`` runs on ``expected``, with
+    the output of the reference scan, bit for bit. Leaves the backend at ``"reference"``."""
+    name = type(module).__name__
+    kernels.set_backend(select)
+    fused = module(x)
+    assert kernels.last_backend() == expected, name
+    kernels.set_backend("reference")
+    assert torch.equal(module(x), fused), name
+    assert kernels.last_backend() == "reference", name

@@ -3,7 +3,7 @@
 
 import pytest
 import torch
-from kernel_cases import STEPS, run_python
+from kernel_cases import STEPS, assert_runs_on, run_python
 
 import axonal.nn as ann
 from axonal import kernels
@@ -262,13 +262,8 @@ def test_python_float_parameters_and_no_grad():
     ids=lambda m: type(m).__name__,
 )  # fmt: skip
 def test_modules_use_the_cpu_kernels_under_auto(module):
-    x = torch.rand(T, B, N, generator=torch.Generator().manual_seed(6))
-    kernels.set_backend("auto")
-    fused = module(x)
-    assert kernels.last_backend() == "cpu"
-    kernels.set_backend("reference")
-    assert torch.equal(module(x), fused)
-    assert kernels.last_backend() == "reference"
+    assert_runs_on(module, torch.rand(T, B, N, generator=torch.Generator().manual_seed(6)),
+                   "auto", "cpu")  # fmt: skip
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,7 @@
 
 import pytest
 import torch
-from kernel_cases import STEPS
+from kernel_cases import STEPS, assert_runs_on
 
 import axonal.nn as ann
 from axonal import kernels
@@ -157,13 +157,7 @@ def test_float64_membranes_with_float32_levels():
 )
 def test_modules_with_a_state_quantizer_use_the_cpu_kernels(module):
     x = torch.rand(T, B, N, generator=torch.Generator().manual_seed(3))
-    neuron = module(state_quant=StateQuantizer.from_bits(4, "threshold"))
-    kernels.set_backend("auto")
-    fused = neuron(x)
-    assert kernels.last_backend() == "cpu"
-    kernels.set_backend("reference")
-    assert torch.equal(neuron(x), fused)
-    assert kernels.last_backend() == "reference"
+    assert_runs_on(module(state_quant=StateQuantizer.from_bits(4, "threshold")), x, "auto", "cpu")
 
 
 def test_a_quantizer_subclass_or_function_falls_back_to_the_reference():

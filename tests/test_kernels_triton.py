@@ -42,7 +42,7 @@ from axonal.quant import StateQuantizer
 if platform.system() != "Linux" or platform.machine() != "x86_64":  # not in the dev extra there
     pytest.skip("triton is installed on Linux x86_64 only", allow_module_level=True)
 
-from kernel_cases import STEPS, run_python
+from kernel_cases import STEPS, assert_runs_on, run_python
 
 from axonal.kernels import gpu  # fails loudly where triton is missing
 from axonal.kernels.gpu import kernels as K
@@ -226,12 +226,7 @@ def check_dispatch(device, steps):
     try:
         for module in (ann.LIF(), ann.IF(), ann.LI(), ann.CubaLIF(), ann.ALIF(), ann.ILIF(),
                        ann.CubaLI()):  # fmt: skip
-            module.to(device)
-            kernels.set_backend("triton")
-            fused = module(x)
-            assert kernels.last_backend() == "triton", type(module).__name__
-            kernels.set_backend("reference")
-            assert torch.equal(module(x), fused), type(module).__name__
+            assert_runs_on(module.to(device), x, "triton", "triton")
     finally:
         kernels.set_backend(before)
 
