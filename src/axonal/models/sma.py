@@ -114,7 +114,7 @@ class SMA(SpikingModule):
     ``None``, and :meth:`step` is not available.
     """
 
-    time_local = False  # its attention mixes the T steps: axonal.nn.TimeChunked refuses it
+    time_local = False  # its attention mixes the T steps (see SpikingModule)
 
     def __init__(
         self,

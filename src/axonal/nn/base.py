@@ -44,7 +44,14 @@ class SpikingModule(nn.Module):
     - ``step(x_t, state=None) -> (out_t, state)``: one time step ``[B, ...]``.
     - ``forward(x, state=None, return_state=False)``: ``run``, returning only the output unless
       ``return_state``. Calls are stateless: ``state=None`` starts from rest every time.
+
+    ``time_local``: whether running a sequence in consecutive pieces, passing the state on,
+    gives the whole run's result (neurons, recurrent layers, delays: yes). A module that mixes
+    the time steps of a sequence (e.g. attention over T) sets it to ``False``, and
+    :class:`axonal.nn.TimeChunked` refuses it.
     """
+
+    time_local: ClassVar[bool] = True
 
     def run(self, x: Tensor, state: Any = None) -> tuple[Tensor, Any]:
         raise NotImplementedError

@@ -127,9 +127,8 @@ class TimeChunked(SpikingModule):
             raise TypeError(
                 f"TimeChunked wraps an axonal SpikingModule, got {type(module).__name__}"
             )
-        across = sorted(
-            {type(m).__name__ for m in module.modules() if not getattr(m, "time_local", True)}
-        )
+        mixing = (m for m in module.modules() if isinstance(m, SpikingModule) and not m.time_local)
+        across = sorted({type(m).__name__ for m in mixing})
         if across:
             raise ValueError(
                 f"TimeChunked cannot split {type(module).__name__} into chunks of time: "
