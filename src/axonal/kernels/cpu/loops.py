@@ -32,10 +32,11 @@ State quantisation: ``levels`` (sorted) and ``mids`` (midpoints of neighbouring 
 two (levels with the top level, midpoints with ``+inf``), replace the pre-reset membrane by
 ``levels[i]`` with ``i`` the number of midpoints that are not ``>= u`` (``searchsorted``: a tie
 goes to the lower level, NaN to the top one). Up to ``SELECT_MAX`` levels this is one select
-per midpoint (vectorised; measured 5x faster than a search at 4 and 16 levels), beyond a binary
-search whose index loads do not vectorise. Empty ``levels``: no quantisation. Its
-gradient is the straight-through one (1), so the backward is the same, at the quantised
-membranes.
+per midpoint (vectorised, no indexed load), beyond a binary search whose index loads do not
+vectorise (``python -m benchmarks.state_quant``: 2- and 4-bit scans 1.2-1.5x the unquantised
+one, against 8-22x with the search alone; docs/benchmarks.md). Empty ``levels``: no
+quantisation. Its gradient is the straight-through one (1), so the backward is the same, at the
+quantised membranes.
 
 Memory: the forward keeps nothing per step but the state at the start of every ``CHUNK``
 steps (``ckpt [ceil(T / CHUNK), S, M]``). The backward re-runs each chunk from its checkpoint
