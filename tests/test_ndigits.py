@@ -108,3 +108,5 @@ def test_bad_arguments_raise(cache: Path) -> None:
         NDigits("val")
     with pytest.raises(ValueError, match="limit"):
         NDigits("train", limit=0)
+    with pytest.raises(ValueError, match="seed"):
+        NDigits("train", seed=-1)

@@ -43,6 +43,7 @@ from axonal.data.events.ndigits import SIMULATOR
 from axonal.data.events.packed import (
     PackedEventDataset,
     check_limit,
+    check_seed,
     check_split,
     load_or_build,
 )
@@ -98,10 +99,8 @@ class MovingShapes(PackedEventDataset):
         seed: int = 0,
         limit: int | None = None,
     ) -> None:
-        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-            raise ValueError(f"seed must be an int >= 0, got {seed!r}")
         check_split(split)
-        self.cache_path = cache_path(seed, check_limit(limit))
+        self.cache_path = cache_path(check_seed(seed), check_limit(limit))
         data = load_or_build(self.cache_path, _FIELDS, lambda: build(seed, limit))
         rows = np.flatnonzero(data["split"] == _SPLIT_IDS[split])
         super().__init__(data, rows, transform, target_transform)

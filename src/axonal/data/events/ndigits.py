@@ -35,6 +35,7 @@ import torch.nn.functional as F
 from axonal.data.events.packed import (
     PackedEventDataset,
     check_limit,
+    check_seed,
     check_split,
     load_or_build,
 )
@@ -89,7 +90,7 @@ class NDigits(PackedEventDataset):
         limit: int | None = None,
     ) -> None:
         check_split(split)
-        self.cache_path = cache_path(seed, check_limit(limit))
+        self.cache_path = cache_path(check_seed(seed), check_limit(limit))
         data = load_or_build(self.cache_path, _FIELDS, lambda: build(seed, limit))
         rows = np.flatnonzero(data["is_test"] == (split == "test"))
         super().__init__(data, rows, transform, target_transform)

@@ -26,6 +26,13 @@ def check_split(split: object) -> str:
     return split  # type: ignore[return-value]
 
 
+def check_seed(seed: object) -> int:
+    """``seed`` if it is an int >= 0, else a ``ValueError``."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be an int >= 0, got {seed!r}")
+    return seed
+
+
 def check_limit(limit: object) -> int | None:
     """``limit`` if it is ``None`` or a positive int, else a ``ValueError``."""
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
