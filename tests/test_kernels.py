@@ -18,6 +18,8 @@ from axonal.functional.surrogate import (
     Triangle,
 )
 from axonal.kernels import cpu, reference
+from axonal.kernels._support import RESET_CODES, SURROGATE_CODES
+from axonal.kernels.cpu import loops
 
 T, B, N = 40, 3, 37  # T > loops.CHUNK: several checkpoints, the last chunk partial
 SPIKING = ("lif", "if", "cuba_lif", "alif", "ilif")
@@ -222,6 +224,12 @@ def test_the_initial_state_is_read_not_written():
     out, final = cpu.FUSED[F.lif_step](x, F.LIFState(v), F.LIFParameters(0.9, 1.0))
     (out.sum() + final.v.sum()).backward()
     assert torch.equal(v.detach(), kept) and v.grad is not None
+
+
+def test_the_loops_use_the_shared_surrogate_and_reset_codes():
+    assert [SURROGATE_CODES[s] for s in (ATan, FastSigmoid, Sigmoid, Triangle, StraightThrough)] \
+        == [loops.ATAN, loops.FAST_SIGMOID, loops.SIGMOID, loops.TRIANGLE, loops.STRAIGHT_THROUGH]
+    assert RESET_CODES == {"subtract": loops.SUBTRACT, "zero": loops.ZERO, "none": loops.NONE}
 
 
 def saved_tensors(run):

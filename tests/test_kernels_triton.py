@@ -37,6 +37,7 @@ from axonal.functional.surrogate import (
     Triangle,
 )
 from axonal.kernels import reference
+from axonal.kernels._support import RESET_CODES, SURROGATE_CODES
 from axonal.quant import StateQuantizer
 
 if platform.system() != "Linux" or platform.machine() != "x86_64":  # not in the dev extra there
@@ -381,6 +382,14 @@ def test_without_triton_auto_uses_cpu_and_triton_warns_once():
         "print(auto, len(caught), kernels.last_backend(), 'triton' in str(caught[0].message))\n"
     )
     assert run_python(code, AXONAL_BACKEND="auto") == (0, "cpu 1 reference True\n")
+
+
+def test_the_kernels_use_the_shared_surrogate_and_reset_codes():
+    surrogates = (ATan, FastSigmoid, Sigmoid, Triangle, StraightThrough)
+    codes = (K.ATAN, K.FAST_SIGMOID, K.SIGMOID, K.TRIANGLE, K.STRAIGHT_THROUGH)
+    assert [SURROGATE_CODES[s] for s in surrogates] == [c.value for c in codes]
+    assert {"subtract": K.SUBTRACT.value, "zero": K.ZERO.value,
+                           "none": K.NONE.value} == RESET_CODES  # fmt: skip
 
 
 def test_kernels_compile_for_sm90_without_fused_multiply_add():

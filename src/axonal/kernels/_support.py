@@ -2,8 +2,10 @@
 
 A backend runs a scan only when it computes exactly what :func:`axonal.kernels.reference.scan`
 would: :func:`supported` checks the input, the state and every parameter field, with the rules
-common to all backends here and the backend's own (device, surrogates, reset codes, integer
-limits) in its ``own_rule``. State quantisers: a backend fuses exactly
+common to all backends here; the fields a backend's kernels take (built-in surrogates, reset
+modes, ``max_spikes`` up to its limit, state quantisers) are checked by :func:`field_rule`,
+which also gives them the codes every backend's kernels use (:data:`SURROGATE_CODES`,
+:data:`RESET_CODES`). State quantisers: a backend fuses exactly
 :class:`axonal.quant.StateQuantizer` (:func:`fusable_quantizer`), whose levels it reads padded
 (:func:`padded_levels`).
 """
@@ -18,9 +20,25 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from axonal.functional.surrogate import ATan, FastSigmoid, Sigmoid, StraightThrough, Triangle
+from axonal.functional.surrogate import (
+    ATan,
+    FastSigmoid,
+    Sigmoid,
+    StraightThrough,
+    Surrogate,
+    Triangle,
+)
 
 DTYPES = (torch.float32, torch.float64)
+
+SURROGATE_CODES: dict[type, int] = {
+    ATan: 0, FastSigmoid: 1, Sigmoid: 2, Triangle: 3, StraightThrough: 4,
+}  # fmt: skip
+"""Built-in surrogate (exact type: a subclass may change the derivative) -> its code in the
+kernels of every backend."""
+
+RESET_CODES: dict[str, int] = {"subtract": 0, "zero": 1, "none": 2}
+"""Reset mode -> its code in the kernels of every backend."""
 
 _CONSTANTS: dict[type, Callable[[Any], tuple[float, float]]] = {
     ATan: lambda s: (s.alpha / 2, math.pi / 2 * s.alpha),
@@ -114,3 +132,23 @@ def padded_levels(
     padding = (1 << (levels.numel() - 1).bit_length()) - levels.numel()
     levels = torch.cat([levels, levels[-1:].expand(padding)])
     return levels, torch.cat([mids, mids.new_full((padding + 1,), math.inf)])
+
+
+def field_rule(max_spikes_below: int | None = None) -> Callable[[str, object], bool]:
+    """The ``own_rule`` of :func:`supported` for kernels that take the built-in surrogates, the
+    reset modes of :data:`RESET_CODES`, ``max_spikes >= 1`` (below ``max_spikes_below`` if
+    given) and a :func:`fusable_quantizer`."""
+
+    def rule(name: str, value: object) -> bool:
+        if isinstance(value, Surrogate):
+            return type(value) in SURROGATE_CODES
+        if name == "reset":
+            return value in RESET_CODES
+        if name == "max_spikes":
+            limit = math.inf if max_spikes_below is None else max_spikes_below
+            return isinstance(value, int) and 1 <= value < limit
+        if name == "state_quant":  # fused: a StateQuantizer; an arbitrary function is not
+            return fusable_quantizer(value)
+        return True
+
+    return rule

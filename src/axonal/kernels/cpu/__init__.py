@@ -30,18 +30,12 @@ import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-from axonal.functional.surrogate import (
-    ATan,
-    FastSigmoid,
-    Sigmoid,
-    StraightThrough,
-    Surrogate,
-    Triangle,
-)
 from axonal.kernels._memory import empty_cpu
 from axonal.kernels._plans import Plan, fused_scans
 from axonal.kernels._support import (
-    fusable_quantizer,
+    RESET_CODES,
+    SURROGATE_CODES,
+    field_rule,
     padded_levels,
     supported,
     surrogate_constants,
@@ -51,7 +45,6 @@ from axonal.kernels.cpu import loops
 
 __all__ = ["FUSED", "lookup"]
 
-_RESETS = {"subtract": loops.SUBTRACT, "zero": loops.ZERO, "none": loops.NONE}
 _TASK_MIN = 1 << 17  # neuron-steps per task of a thread (a call costs ~10 us)
 
 
@@ -65,35 +58,19 @@ class _Config(NamedTuple):
     mids: Tensor
 
 
-_SURROGATES = {  # built-in surrogate -> (code, its two constants)
-    ATan: loops.ATAN, FastSigmoid: loops.FAST_SIGMOID, Sigmoid: loops.SIGMOID,
-    Triangle: loops.TRIANGLE, StraightThrough: loops.STRAIGHT_THROUGH,
-}  # fmt: skip
 
 
 _MODELS = {"lif": loops.LIF, "li": loops.LI, "alif": loops.ALIF, "ilif": loops.ILIF}
+_OWN_RULE = field_rule()
 
 
 def _config(plan: Plan, dtype: torch.dtype) -> _Config:
     """What the loops read for ``plan``: its flags, surrogate constants and quantiser levels."""
-    kind = _SURROGATES.get(type(plan.surrogate), -1)
-    cfg = (_MODELS[plan.model], _RESETS[plan.reset], int(plan.detach_reset), kind,
+    kind = SURROGATE_CODES.get(type(plan.surrogate), -1)
+    cfg = (_MODELS[plan.model], RESET_CODES[plan.reset], int(plan.detach_reset), kind,
            plan.max_spikes)  # fmt: skip
     consts = surrogate_constants(plan.surrogate)
     return _Config(cfg, consts, *padded_levels(plan.state_quant, dtype))
-
-
-def _own_rule(name: str, value: object) -> bool:
-    """The fields these loops take beside parameter tensors (see :func:`_support.supported`)."""
-    if isinstance(value, Surrogate):
-        return type(value) in _SURROGATES
-    if name == "reset":
-        return value in _RESETS
-    if name == "max_spikes":
-        return isinstance(value, int) and value >= 1
-    if name == "state_quant":  # fused: a StateQuantizer; an arbitrary function is not
-        return fusable_quantizer(value)
-    return True
 
 
 def _run(loop: Callable[..., None], steps: int, neurons: int, *args: Any) -> None:
@@ -233,4 +210,4 @@ FUSED = fused_scans(_run_plan)
 def lookup(step: Callable[..., Any], x: Tensor, state: Any, params: Any) -> Callable | None:
     """The fused scan for ``step`` if one is registered and supports these arguments."""
     fused = FUSED.get(step)
-    return fused if fused is not None and supported(x, state, params, "cpu", _own_rule) else None
+    return fused if fused is not None and supported(x, state, params, "cpu", _OWN_RULE) else None

@@ -57,9 +57,9 @@ SELECT_MAX = 32  # padded state levels up to which quantisation selects instead 
 
 # models
 LIF, LI, ALIF, ILIF = 0, 1, 2, 3
-# reset modes
+# reset modes (the codes of axonal.kernels._support.RESET_CODES)
 SUBTRACT, ZERO, NONE = 0, 1, 2
-# surrogate derivatives
+# surrogate derivatives (the codes of axonal.kernels._support.SURROGATE_CODES)
 ATAN, FAST_SIGMOID, SIGMOID, TRIANGLE, STRAIGHT_THROUGH = 0, 1, 2, 3, 4
 # parameter rows (LI uses beta and leak, ALIF all, the others the first four)
 BETA, THRESHOLD, LEAK, V_RESET, ADAPT_DECAY, ADAPT_STRENGTH = 0, 1, 2, 3, 4, 5

@@ -34,17 +34,11 @@ import triton
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-from axonal.functional.surrogate import (
-    ATan,
-    FastSigmoid,
-    Sigmoid,
-    StraightThrough,
-    Surrogate,
-    Triangle,
-)
 from axonal.kernels._plans import Plan, fused_scans
 from axonal.kernels._support import (
-    fusable_quantizer,
+    RESET_CODES,
+    SURROGATE_CODES,
+    field_rule,
     has_leak,
     padded_levels,
     supported,
@@ -55,13 +49,8 @@ from axonal.kernels.gpu import kernels as K
 __all__ = ["DEVICE_TYPE", "FUSED", "lookup"]
 
 DEVICE_TYPE = "cpu" if K.INTERPRET else "cuda"  # where the kernels' tensors live
-_RESETS = {"subtract": K.SUBTRACT.value, "zero": K.ZERO.value, "none": K.NONE.value}
 _MAGIC = {torch.float32: 2.0**23, torch.float64: 2.0**52}  # round half to even below these
 
-_SURROGATES = {  # built-in surrogate -> its code in the kernels
-    ATan: K.ATAN.value, FastSigmoid: K.FAST_SIGMOID.value, Sigmoid: K.SIGMOID.value,
-    Triangle: K.TRIANGLE.value, StraightThrough: K.STRAIGHT_THROUGH.value,
-}  # fmt: skip
 
 
 class _Config(NamedTuple):
@@ -77,19 +66,20 @@ class _Config(NamedTuple):
 
 
 _MODELS = {"lif": K.LIF.value, "li": K.LI.value, "alif": K.ALIF.value, "ilif": K.ILIF.value}
+_OWN_RULE = field_rule(max_spikes_below=2**22)  # exact rounding below MAGIC
 
 
 def _config(plan: Plan, x: Tensor) -> _Config:
     """What the kernels are compiled for and read for ``plan`` on ``x``'s device. Torch on
     CUDA divides by a host scalar (``max_spikes``, a Python-number threshold) as a product with
     its reciprocal, rounded in the input's dtype; I-LIF repeats that there."""
-    kind = _SURROGATES.get(type(plan.surrogate), 0)
+    kind = SURROGATE_CODES.get(type(plan.surrogate), 0)
     constants = surrogate_constants(plan.surrogate)
     on_cuda = x.device.type == "cuda"
     recip_thr = on_cuda and not isinstance(plan.threshold, Tensor)
     levels, mids = padded_levels(plan.state_quant, x.dtype, x.device)
     flags = {
-        "MODE": _RESETS[plan.reset],
+        "MODE": RESET_CODES[plan.reset],
         "HAS_LEAK": int(has_leak(plan.v_leak)),
         "D": plan.max_spikes,
         "RECIP_D": int(on_cuda),
@@ -104,19 +94,6 @@ def _config(plan: Plan, x: Tensor) -> _Config:
         for v in (plan.max_spikes, plan.threshold if recip_thr else 1.0)
     ]
     return _Config(_MODELS[plan.model], flags, (*constants, *inverse), levels, mids)
-
-
-def _own_rule(name: str, value: object) -> bool:
-    """The fields these kernels take beside parameter tensors (see :func:`_support.supported`)."""
-    if isinstance(value, Surrogate):
-        return type(value) in _SURROGATES
-    if name == "reset":
-        return value in _RESETS
-    if name == "max_spikes":
-        return isinstance(value, int) and 1 <= value < 2**22  # exact rounding below MAGIC
-    if name == "state_quant":  # fused: a StateQuantizer; an arbitrary function is not
-        return fusable_quantizer(value)
-    return True
 
 
 def _launch(x: Tensor) -> tuple[tuple[int], dict[str, Any], Any]:
@@ -273,5 +250,5 @@ FUSED = fused_scans(_run_plan)
 def lookup(step: Callable[..., Any], x: Tensor, state: Any, params: Any) -> Callable | None:
     """The fused scan for ``step`` if one is registered and supports these arguments."""
     fused = FUSED.get(step)
-    ok = fused is not None and supported(x, state, params, DEVICE_TYPE, _own_rule)
+    ok = fused is not None and supported(x, state, params, DEVICE_TYPE, _OWN_RULE)
     return fused if ok else None

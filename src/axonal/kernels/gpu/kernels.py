@@ -47,11 +47,11 @@ LIF = tl.constexpr(0)
 LI = tl.constexpr(1)
 ALIF = tl.constexpr(2)
 ILIF = tl.constexpr(3)
-# reset modes
+# reset modes (the codes of axonal.kernels._support.RESET_CODES)
 SUBTRACT = tl.constexpr(0)
 ZERO = tl.constexpr(1)
 NONE = tl.constexpr(2)
-# surrogate derivatives
+# surrogate derivatives (the codes of axonal.kernels._support.SURROGATE_CODES)
 ATAN = tl.constexpr(0)
 FAST_SIGMOID = tl.constexpr(1)
 SIGMOID = tl.constexpr(2)
