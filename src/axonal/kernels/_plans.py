@@ -1,11 +1,13 @@
-"""What each neuron's fused scan runs, the same for every backend.
+"""What each neuron's fused scan runs, and how, the same for every backend.
 
 A backend's kernels know four loops (``"lif"``, ``"li"``, ``"alif"``, ``"ilif"``) over six
 parameter rows. :func:`fused_scans` maps every one-step function of
 :mod:`axonal.functional.neurons` onto them (IF is the LIF loop with ``beta = 1``; CubaLIF and
 CubaLI run a leaky integrator for the synaptic current first) and returns the scans that a
-backend registers, given the one function it supplies: ``run(plan, x, state) -> (out, final
-state rows)``, which runs one :class:`Plan`.
+backend registers. A backend supplies its :class:`Kernels` (config, parameter rows, forward,
+backward over flat ``[T, M]`` arrays); :func:`kernel_runner` flattens the sequence, runs the
+forward directly or through autograd when a gradient is wanted, and sums the parameter
+gradients back to each parameter's shape.
 """
 
 from __future__ import annotations
@@ -13,13 +15,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
+import torch
 from torch import Tensor
+from torch.autograd.function import once_differentiable
 
 from axonal.functional import neurons as F
 from axonal.functional.surrogate import Surrogate
 from axonal.kernels._support import has_leak
 
-__all__ = ["MODELS", "Plan", "Run", "fused_scans", "leak_row"]
+__all__ = ["MODELS", "Kernels", "Plan", "Run", "fused_scans", "kernel_runner", "leak_row"]
 
 MODELS = ("lif", "li", "alif", "ilif")
 """The loops every backend implements."""
@@ -48,6 +52,80 @@ class Plan(NamedTuple):
 
 Run = Callable[[Plan, Tensor, tuple[Tensor, ...]], tuple[Tensor, list[Tensor]]]
 """``run(plan, x [T, B, ...], state) -> (out [T, B, ...], final state tensors)``."""
+
+
+class Kernels(NamedTuple):
+    """A backend's kernels over flat arrays: ``x [T, M]``, states ``[S, M]``, rows ``[6, ...]``.
+
+    - ``config(plan, x)``: what the kernels need of a plan (flags, constants, levels).
+    - ``rows(values, step, x)``: the six parameter rows for one step's shape ``step``.
+    - ``forward(x, state, rows, config, save) -> (out, final, checkpoints)``; ``state`` is
+      read only; without ``save`` (no backward follows) no checkpoint is kept.
+    - ``backward(g_out, g_state, x, checkpoints, rows, config, want_params) -> (gx, g_state,
+      g_rows)``: ``g_out`` is ``[T, M]`` or ``[1, M]`` (constant over time), ``g_state`` a
+      contiguous copy it may overwrite; ``g_rows [6, M]`` float64 sums over time (empty
+      unless ``want_params``).
+    """
+
+    config: Callable[[Plan, Tensor], Any]
+    rows: Callable[[tuple[Tensor | float, ...], torch.Size, Tensor], Tensor]
+    forward: Callable[..., tuple[Tensor, Tensor, Tensor]]
+    backward: Callable[..., tuple[Tensor, Tensor, Tensor]]
+
+
+class _Scan(torch.autograd.Function):
+    """``(x [T, M], state [S, M], step, config, kernels, *params) -> (out [T, M], final)``.
+
+    Keeps ``x`` and the checkpoints for the backward, which replays the forward from them.
+    Parameter gradients are summed over time in float64 per neuron (by the kernels), then over
+    the batch (and the neurons, for a scalar) in float64, and only then rounded.
+    """
+
+    @staticmethod
+    def forward(ctx, x, state, step, config, kernels, *params):  # type: ignore[override]
+        rows = kernels.rows(params, step, x)
+        out, final, ckpt = kernels.forward(x, state, rows, config, True)
+        ctx.save_for_backward(x, ckpt, rows)
+        ctx.step, ctx.config, ctx.kernels = step, config, kernels
+        ctx.shapes = [p.shape if isinstance(p, Tensor) else None for p in params]
+        return out, final
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, g_out, g_final):  # type: ignore[override]
+        x, ckpt, rows = ctx.saved_tensors
+        want = ctx.needs_input_grad[5:]
+        g_out = (g_out[:1] if g_out.stride(0) == 0 else g_out).contiguous()  # e.g. out.sum()
+        g_state = g_final.clone(memory_format=torch.contiguous_format)
+        gx, g_state, gp = ctx.kernels.backward(g_out, g_state, x, ckpt, rows, ctx.config,
+                                               any(want))  # fmt: skip
+        g_params = [
+            gp[i].reshape(ctx.step).sum_to_size(shape).to(x.dtype) if wanted else None
+            for i, (wanted, shape) in enumerate(zip(want, ctx.shapes, strict=True))
+        ]
+        return gx, g_state, None, None, None, *g_params
+
+
+def kernel_runner(kernels: Kernels) -> Run:
+    """The ``run`` of :func:`fused_scans` on ``kernels``: flatten ``[T, B, ...]`` to
+    ``[T, M]``, run the kernels (through autograd when a gradient is wanted), reshape back."""
+
+    def run(plan: Plan, x: Tensor, state: tuple[Tensor, ...]) -> tuple[Tensor, list[Tensor]]:
+        config = kernels.config(plan, x)
+        steps, step = x.shape[0], x.shape[1:]
+        flat = x.reshape(steps, -1).contiguous()
+        rows_of = [s.reshape(-1) for s in state]  # [S, M], read only: one state is a mere view
+        stacked = rows_of[0].unsqueeze(0) if len(state) == 1 else torch.stack(rows_of)
+        values = tuple(v if isinstance(v, Tensor) else float(v) for v in plan.rows)
+        tensors = (flat, stacked, *(v for v in values if isinstance(v, Tensor)))
+        if torch.is_grad_enabled() and any(t.requires_grad for t in tensors):
+            out, final = _Scan.apply(flat, stacked, step, config, kernels, *values)
+        else:
+            rows = kernels.rows(values, step, flat)
+            out, final, _ = kernels.forward(flat, stacked, rows, config, False)
+        return out.reshape(x.shape), [f.reshape(step) for f in final.unbind(0)]
+
+    return run
 
 
 def leak_row(beta: Tensor | float, v_leak: Tensor | float) -> Tensor | float:

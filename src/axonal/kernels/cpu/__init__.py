@@ -28,10 +28,9 @@ from typing import Any, NamedTuple
 import numpy as np
 import torch
 from torch import Tensor
-from torch.autograd.function import once_differentiable
 
 from axonal.kernels._memory import empty_cpu
-from axonal.kernels._plans import Plan, fused_scans
+from axonal.kernels._plans import Kernels, Plan, fused_scans, kernel_runner
 from axonal.kernels._support import (
     RESET_CODES,
     SURROGATE_CODES,
@@ -64,13 +63,13 @@ _MODELS = {"lif": loops.LIF, "li": loops.LI, "alif": loops.ALIF, "ilif": loops.I
 _OWN_RULE = field_rule()
 
 
-def _config(plan: Plan, dtype: torch.dtype) -> _Config:
+def _config(plan: Plan, x: Tensor) -> _Config:
     """What the loops read for ``plan``: its flags, surrogate constants and quantiser levels."""
     kind = SURROGATE_CODES.get(type(plan.surrogate), -1)
     cfg = (_MODELS[plan.model], RESET_CODES[plan.reset], int(plan.detach_reset), kind,
            plan.max_spikes)  # fmt: skip
     consts = surrogate_constants(plan.surrogate)
-    return _Config(cfg, consts, *padded_levels(plan.state_quant, dtype))
+    return _Config(cfg, consts, *padded_levels(plan.state_quant, x.dtype))
 
 
 def _run(loop: Callable[..., None], steps: int, neurons: int, *args: Any) -> None:
@@ -120,19 +119,13 @@ def _forward(
     return out, final, ckpt
 
 
-def _per_step(g: Tensor) -> Tensor:
-    """A ``[T, M]`` gradient, or its first row ``[1, M]`` when it is constant over time (e.g.
-    after ``out.sum()``), as a contiguous tensor."""
-    return (g[:1] if g.stride(0) == 0 else g).contiguous()
-
-
-def _rows(values: tuple[Tensor | float, ...], step: torch.Size, dtype: torch.dtype) -> Tensor:
+def _rows(values: tuple[Tensor | float, ...], step: torch.Size, x: Tensor) -> Tensor:
     """Parameters as rows ``[P, M]`` of per-neuron values (each broadcast to one ``step``), or,
     when every value is a single number, ``[P, min(BLOCK, M)]`` rows that every block of the
     loops shares (filling ``M``-long rows cost as much as the forward loop for one step)."""
     scalar = all(not isinstance(v, Tensor) or v.numel() == 1 for v in values)
     width = min(loops.BLOCK, step.numel()) if scalar else step.numel()
-    rows = torch.empty(len(values), width, dtype=dtype)
+    rows = torch.empty(len(values), width, dtype=x.dtype)
     for row, value in zip(rows, values, strict=True):
         if not isinstance(value, Tensor):
             row.fill_(value)
@@ -143,67 +136,22 @@ def _rows(values: tuple[Tensor | float, ...], step: torch.Size, dtype: torch.dty
     return rows
 
 
-class _Scan(torch.autograd.Function):
-    """Fused scan: ``(x [T, M], state [S, M], step, config, *params) -> (out [T, M], final)``.
-
-    Keeps ``x`` and the checkpoints for the backward, which replays the forward from them.
-    Parameter gradients are summed over time and batch in float64 and only then rounded.
-    """
-
-    @staticmethod
-    def forward(ctx, x, state, step, config, *params):  # type: ignore[override]
-        rows = _rows(params, step, x.dtype)
-        out, final, ckpt = _forward(x, state, rows, config)
-        ctx.save_for_backward(x, ckpt, rows)
-        ctx.step, ctx.config = step, config
-        ctx.shapes = [p.shape if isinstance(p, Tensor) else None for p in params]
-        return out, final
-
-    @staticmethod
-    @once_differentiable
-    def backward(ctx, g_out, g_final):  # type: ignore[override]
-        x, ckpt, rows = ctx.saved_tensors
-        steps, neurons = x.shape
-        want = ctx.needs_input_grad[4:]
-        g_out = _per_step(g_out)
-        g_state = g_final.clone(memory_format=torch.contiguous_format)
-        gx = _empty_like(x)
-        gp = torch.zeros(rows.shape[0] if any(want) else 0, neurons, dtype=torch.float64)
-        consts = np.array(ctx.config.consts, dtype=_np(x).dtype)
-        config = ctx.config
-        _run(loops.backward, steps, neurons, _np(g_out), _np(g_state), _np(x), _np(ckpt),
-             _np(rows), config.cfg, _np(config.levels), _np(config.mids), consts, _np(gx),
-             _np(gp))  # fmt: skip
-        g_params = [
-            gp[i].reshape(ctx.step).sum_to_size(shape).to(x.dtype) if wanted else None
-            for i, (wanted, shape) in enumerate(zip(want, ctx.shapes, strict=True))
-        ]
-        return gx, g_state, None, None, *g_params
+def _backward(
+    g_out: Tensor, g_state: Tensor, x: Tensor, ckpt: Tensor, rows: Tensor, config: _Config,
+    want_params: bool,
+) -> tuple[Tensor, Tensor, Tensor]:  # fmt: skip
+    """Run the backward loop (see :class:`axonal.kernels._plans.Kernels`)."""
+    steps, neurons = x.shape
+    gx = _empty_like(x)
+    gp = torch.zeros(rows.shape[0] if want_params else 0, neurons, dtype=torch.float64)
+    consts = np.array(config.consts, dtype=_np(x).dtype)
+    _run(loops.backward, steps, neurons, _np(g_out), _np(g_state), _np(x), _np(ckpt),
+         _np(rows), config.cfg, _np(config.levels), _np(config.mids), consts, _np(gx),
+         _np(gp))  # fmt: skip
+    return gx, g_state, gp
 
 
-def _scan(
-    x: Tensor, state: tuple[Tensor, ...], params: tuple[Tensor | float, ...], config: _Config
-) -> tuple[Tensor, list[Tensor]]:
-    """Flatten to ``[T, M]``, run the fused loops (through autograd when needed), reshape back.
-
-    ``params`` are the values of the loops' parameter rows, each broadcastable to one step."""
-    steps, step = x.shape[0], x.shape[1:]
-    flat = x.reshape(steps, -1).contiguous()
-    rows_of = [s.reshape(-1) for s in state]  # [S, M], read only: one state is a mere view
-    stacked = rows_of[0].unsqueeze(0) if len(state) == 1 else torch.stack(rows_of)
-    tensors = (flat, stacked, *(v for v in params if isinstance(v, Tensor)))
-    if torch.is_grad_enabled() and any(t.requires_grad for t in tensors):
-        out, final = _Scan.apply(flat, stacked, step, config, *params)
-    else:
-        out, final, _ = _forward(flat, stacked, _rows(params, step, x.dtype), config, save=False)
-    return out.reshape(x.shape), [f.reshape(step) for f in final.unbind(0)]
-
-
-def _run_plan(plan: Plan, x: Tensor, state: tuple[Tensor, ...]) -> tuple[Tensor, list[Tensor]]:
-    return _scan(x, state, plan.rows, _config(plan, x.dtype))
-
-
-FUSED = fused_scans(_run_plan)
+FUSED = fused_scans(kernel_runner(Kernels(_config, _rows, _forward, _backward)))
 """One-step function -> its fused CPU scan (:func:`axonal.kernels._plans.fused_scans`)."""
 
 

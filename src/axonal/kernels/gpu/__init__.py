@@ -32,9 +32,8 @@ from typing import Any, NamedTuple
 import torch
 import triton
 from torch import Tensor
-from torch.autograd.function import once_differentiable
 
-from axonal.kernels._plans import Plan, fused_scans
+from axonal.kernels._plans import Kernels, Plan, fused_scans, kernel_runner
 from axonal.kernels._support import (
     RESET_CODES,
     SURROGATE_CODES,
@@ -145,13 +144,7 @@ def _forward(
     return out, final, ckpt
 
 
-def _per_step(g: Tensor) -> Tensor:
-    """A ``[T, M]`` gradient, or its first row ``[1, M]`` when it is constant over time (e.g.
-    after ``out.sum()``), as a contiguous tensor."""
-    return (g[:1] if g.stride(0) == 0 else g).contiguous()
-
-
-def _rows(values: list[Tensor | float], step: torch.Size, x: Tensor) -> Tensor:
+def _rows(values: tuple[Tensor | float, ...], step: torch.Size, x: Tensor) -> Tensor:
     """Parameters as rows ``[6, M]`` of per-neuron values in ``x``'s dtype and device: tensors
     broadcast to one ``step``, numbers filled in (rounded as ``torch.as_tensor`` would; filling
     needs no copy from the host, which would wait for the device)."""
@@ -165,14 +158,13 @@ def _rows(values: list[Tensor | float], step: torch.Size, x: Tensor) -> Tensor:
 
 
 def _backward(
-    g_out: Tensor, g_final: Tensor, x: Tensor, ckpt: Tensor, rows: Tensor, config: _Config,
+    g_out: Tensor, g_state: Tensor, x: Tensor, ckpt: Tensor, rows: Tensor, config: _Config,
     want_params: bool,
 ) -> tuple[Tensor, Tensor, Tensor]:  # fmt: skip
-    """Run the backward kernel: dL/dx ``[T, M]``, dL/d(initial state) ``[S, M]`` and the
-    parameter gradients ``[6, M]`` in float64 (zeros unless ``want_params``)."""
+    """Run the backward kernel: dL/dx ``[T, M]``, dL/d(initial state) ``[S, M]`` (written over
+    ``g_state``) and the parameter gradients ``[6, M]`` in float64 (empty unless
+    ``want_params``); see :class:`axonal.kernels._plans.Kernels`."""
     steps, neurons = x.shape
-    g_out = _per_step(g_out)
-    g_state = g_final.clone(memory_format=torch.contiguous_format)
     gx = torch.empty_like(x)
     gp = torch.zeros((6, neurons) if want_params else (0,), dtype=torch.float64, device=x.device)
     scratch_rows = ckpt.shape[1] + int(want_params)
@@ -190,60 +182,7 @@ def _backward(
     return gx, g_state, gp
 
 
-class _Scan(torch.autograd.Function):
-    """Fused scan: ``(x [T, M], state [S, M], step, config, *params) -> (out [T, M], final)``.
-
-    Keeps ``x`` and the checkpoints for the backward, which replays the forward from them.
-    Parameter gradients are summed over time in float64 per neuron, over the batch (and the
-    neurons, for a scalar) in float64 too, and only then rounded.
-    """
-
-    @staticmethod
-    def forward(ctx, x, state, step, config, *params):  # type: ignore[override]
-        rows = _rows(list(params), step, x)
-        out, final, ckpt = _forward(x, state, rows, config, save=True)
-        ctx.save_for_backward(x, ckpt, rows)
-        ctx.step, ctx.config = step, config
-        ctx.shapes = [p.shape if isinstance(p, Tensor) else None for p in params]
-        return out, final
-
-    @staticmethod
-    @once_differentiable
-    def backward(ctx, g_out, g_final):  # type: ignore[override]
-        x, ckpt, rows = ctx.saved_tensors
-        want = ctx.needs_input_grad[4:]
-        gx, g_state, gp = _backward(g_out, g_final, x, ckpt, rows, ctx.config, any(want))
-        g_params = [
-            gp[i].reshape(ctx.step).sum_to_size(shape).to(x.dtype) if wanted else None
-            for i, (wanted, shape) in enumerate(zip(want, ctx.shapes, strict=True))
-        ]
-        return gx, g_state, None, None, *g_params
-
-
-def _scan(
-    x: Tensor, state: tuple[Tensor, ...], params: tuple[Tensor | float, ...], config: _Config
-) -> tuple[Tensor, list[Tensor]]:
-    """Flatten to ``[T, M]``, run the kernels (through autograd when needed), reshape back.
-
-    ``params`` are the values of the kernels' six parameter rows, each broadcastable to one
-    step."""
-    steps, step = x.shape[0], x.shape[1:]
-    flat = x.reshape(steps, -1).contiguous()
-    stacked = torch.stack([s.reshape(-1) for s in state])
-    values = [v if isinstance(v, Tensor) else float(v) for v in params]
-    tensors = [t for t in (flat, stacked, *values) if isinstance(t, Tensor)]
-    if torch.is_grad_enabled() and any(t.requires_grad for t in tensors):
-        out, final = _Scan.apply(flat, stacked, step, config, *values)
-    else:
-        out, final, _ = _forward(flat, stacked, _rows(values, step, flat), config, save=False)
-    return out.reshape(x.shape), [f.reshape(step) for f in final.unbind(0)]
-
-
-def _run_plan(plan: Plan, x: Tensor, state: tuple[Tensor, ...]) -> tuple[Tensor, list[Tensor]]:
-    return _scan(x, state, plan.rows, _config(plan, x))
-
-
-FUSED = fused_scans(_run_plan)
+FUSED = fused_scans(kernel_runner(Kernels(_config, _rows, _forward, _backward)))
 """One-step function -> its fused Triton scan (:func:`axonal.kernels._plans.fused_scans`)."""
 
 
