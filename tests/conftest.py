@@ -1,5 +1,6 @@
 """Test-wide settings: generated datasets are cached in a temporary folder, never in ~/.cache;
-a seeded single-thread fixture for the model-zoo tests."""
+an empty cache folder of a test's own (``cache``); a seeded single-thread fixture for the
+model-zoo tests."""
 
 import pytest
 
@@ -7,6 +8,13 @@ import pytest
 @pytest.fixture(autouse=True)
 def _private_cache(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("AXONAL_CACHE", str(tmp_path_factory.getbasetemp() / "axonal-cache"))
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    """An empty cache folder for this test alone (``AXONAL_CACHE``): the folder it returns."""
+    monkeypatch.setenv("AXONAL_CACHE", str(tmp_path))
+    return tmp_path
 
 
 @pytest.fixture

@@ -479,10 +479,9 @@ def test_one_level_name_sets_all_three_noises():
     assert NoiseConfig.parse("none") == NoiseConfig()
 
 
-def test_stream_is_cached_and_reloaded(tmp_path, monkeypatch):
-    monkeypatch.setenv("AXONAL_CACHE", str(tmp_path))
+def test_stream_is_cached_and_reloaded(cache):
     first = NeuroMorseStream(noise="low", num_words=300, seed=4)
-    files = list((tmp_path / "neuromorse").glob("*.npz"))
+    files = list((cache / "neuromorse").glob("*.npz"))
     assert len(files) == 1
     stamp = files[0].stat().st_mtime_ns
     again = NeuroMorseStream(noise="low", num_words=300, seed=4)
@@ -495,5 +494,5 @@ def test_stream_is_cached_and_reloaded(tmp_path, monkeypatch):
     repaired = NeuroMorseStream(noise="low", num_words=300, seed=4)
     assert np.array_equal(first.events, repaired.events)
     other = NeuroMorseStream(noise="low", num_words=300, seed=5, cache=False)
-    assert len(list((tmp_path / "neuromorse").glob("*.npz"))) == 1
+    assert len(list((cache / "neuromorse").glob("*.npz"))) == 1
     assert not np.array_equal(first.events, other.events)

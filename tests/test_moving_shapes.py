@@ -25,12 +25,6 @@ LIMIT = 16
 
 
 @pytest.fixture
-def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("AXONAL_CACHE", str(tmp_path))
-    return tmp_path
-
-
-@pytest.fixture
 def train() -> MovingShapes:
     """Built once in the session's private cache (conftest), loaded by later tests."""
     return MovingShapes("train", limit=LIMIT)

@@ -20,12 +20,6 @@ from axonal.data.events.ndigits import (
 LIMIT = 12
 
 
-@pytest.fixture
-def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("AXONAL_CACHE", str(tmp_path))
-    return tmp_path
-
-
 def test_samples_are_valid_events(cache: Path) -> None:
     ds = NDigits("train", limit=LIMIT)
     assert len(ds) == LIMIT and ds.sensor_size == (34, 34, 2)
